@@ -1,0 +1,127 @@
+"""Settings of the zoho-tokens demo project, read from the environment (django-environ).
+
+Every name is optional; a ``.env`` file next to manage.py is read when present.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env(
+    DEBUG=(bool, True),
+    ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]"]),
+    ZOHO_TOKENS_ENCRYPTION_KEYS=(list, []),
+    ZOHO_TOKENS_REFRESH_AHEAD_SECONDS=(int, 60),
+)
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env("DEBUG")
+SECRET_KEY = env("SECRET_KEY", default="django-insecure-zoho-tokens-demo-only-change-me")
+ALLOWED_HOSTS = env("ALLOWED_HOSTS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "zoho_tokens",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "zoho_tokens.tenancy.TenantMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside a writer; the busy timeout makes writers queue instead of
+    # failing with "database is locked" when several processes share the file.
+    _db.setdefault("OPTIONS", {})
+    _db["OPTIONS"].setdefault("timeout", 20)
+    _db["OPTIONS"].setdefault(
+        "init_command",
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+    )
+    # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue on
+    # the busy timeout instead of one failing when it upgrades from reading to writing.
+    _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    # Tests use a file, not :memory:, so that the multi-process tests share the database.
+    _db.setdefault("TEST", {}).setdefault(
+        "NAME", env("ZOHO_TOKENS_TEST_SQLITE_FILE", default=str(BASE_DIR / "test-db.sqlite3"))
+    )
+elif _db["ENGINE"] == "django.db.backends.mysql":
+    # utf8mb4 for any user name; a binary collation so user names compare exactly, as the
+    # SDK's FileStore does.
+    _db.setdefault("OPTIONS", {}).setdefault("charset", "utf8mb4")
+    _db.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"})
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "admin:login"
+
+ZOHO_TOKENS = {
+    "CLIENT_ID": env("ZOHO_CLIENT_ID", default=None),
+    "CLIENT_SECRET": env("ZOHO_CLIENT_SECRET", default=None),
+    "REDIRECT_URL": env("ZOHO_REDIRECT_URL", default=None),
+    "DATA_CENTER": env("ZOHO_DATA_CENTER", default="us"),
+    "ENVIRONMENT": env("ZOHO_ENVIRONMENT", default="production"),
+    "ACCOUNTS_URL": env("ZOHO_ACCOUNTS_URL", default=None),
+    "API_DOMAIN": env("ZOHO_API_DOMAIN", default=None),
+    "ENCRYPTION_KEYS": env("ZOHO_TOKENS_ENCRYPTION_KEYS"),
+    "REFRESH_AHEAD_SECONDS": env("ZOHO_TOKENS_REFRESH_AHEAD_SECONDS"),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "zoho_tokens": {
+            "handlers": ["console"],
+            "level": env("ZOHO_TOKENS_LOG_LEVEL", default="WARNING"),
+        },
+    },
+}

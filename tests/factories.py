@@ -1,0 +1,48 @@
+"""factory_boy factories. Plaintext secrets are known to tests, so they can assert absence."""
+
+import secrets
+import time
+
+import factory
+from django.contrib.auth import get_user_model
+
+from zoho_tokens.models import TokenAuditEvent, ZohoToken
+
+
+def zoho_like() -> str:
+    return f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+
+
+class ZohoTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ZohoToken
+
+    tenant = ""
+    user_name = factory.Sequence(lambda n: f"user{n}@example.com:7000000{n:04d}")
+    client_id = factory.Sequence(lambda n: f"1000.CLIENT{n:06d}")
+    client_secret = factory.LazyFunction(lambda: secrets.token_hex(20))
+    refresh_token = factory.LazyFunction(zoho_like)
+    access_token = factory.LazyFunction(zoho_like)
+    grant_token = ""
+    expiry_time = factory.LazyFunction(lambda: int(time.time() * 1000) + 3600 * 1000)
+    redirect_url = "https://example.com/callback"
+    api_domain = "https://www.zohoapis.com"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "pw-123456789")
+
+
+class TokenAuditEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TokenAuditEvent
+
+    action = "saved"
+    source = "sdk"

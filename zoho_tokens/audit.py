@@ -1,0 +1,133 @@
+"""The audit trail: a ``TokenAuditEvent`` row per change and a structured log line.
+
+Rows are written by ``record()`` inside the transaction of the change they describe, so a
+committed change always has its audit row and a rolled-back one has none. The log line is
+written by the default signal receivers (connected in ``AppConfig.ready()``), after commit.
+``ZOHO_TOKENS["AUDIT_LOG"] = False`` turns both off; signals are still sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from zoho_tokens import signals
+from zoho_tokens.conf import zoho_settings
+
+logger = logging.getLogger("zoho_tokens.audit")
+
+# Keys a detail dict may carry; anything else is dropped so a secret can never slip in.
+SAFE_DETAIL_KEYS = {
+    "created",
+    "count",
+    "token_ids",
+    "remote",
+    "error",
+    "zoho_error",
+    "api_domain",
+    "expiry_time",
+    "replaced_ids",
+    "reason",
+    "dry_run",
+}
+
+
+def record(
+    action: str,
+    *,
+    token: Any = None,
+    token_id: str = "",
+    user_name: str | None = "",
+    tenant: str = "",
+    outcome: str = "ok",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write one audit row (in the caller's transaction) unless ``AUDIT_LOG`` is off."""
+    if not zoho_settings.AUDIT_LOG:
+        return
+    from zoho_tokens.models import TokenAuditEvent
+
+    origin = signals.current_origin()
+    if token is not None:
+        token_id, user_name, tenant = token.pk, token.user_name, token.tenant
+    safe = {k: v for k, v in (detail or {}).items() if k in SAFE_DETAIL_KEYS}
+    TokenAuditEvent.objects.create(
+        action=action,
+        token_id=token_id or "",
+        user_name=user_name or "",
+        tenant=tenant or "",
+        actor=origin.actor,
+        source=origin.source,
+        outcome=outcome,
+        detail=safe,
+    )
+
+
+def _log(action: str, token: Any = None, **fields: Any) -> None:
+    actor = fields.pop("actor", None)
+    data = {
+        "action": action,
+        "token_id": getattr(token, "pk", None),
+        "user_name": getattr(token, "user_name", None),
+        "tenant": getattr(token, "tenant", None),
+        "actor": getattr(actor, "get_username", lambda: None)() if actor else None,
+        **{k: v for k, v in fields.items() if k in SAFE_DETAIL_KEYS | {"source"}},
+    }
+    logger.info(
+        "zoho_tokens %s token_id=%s user_name=%s tenant=%s actor=%s source=%s",
+        action,
+        data["token_id"],
+        data["user_name"],
+        data["tenant"],
+        data["actor"],
+        data.get("source"),
+        extra={"zoho_tokens": data},
+    )
+
+
+def on_token_saved(sender: Any, token: Any, created: bool, source: str, **kw: Any) -> None:
+    _log("created" if created else "saved", token, source=source)
+
+
+def on_token_refreshed(sender: Any, token: Any, source: str, **kw: Any) -> None:
+    _log("refreshed", token, source=source)
+
+
+def on_grant_exchanged(sender: Any, token: Any, actor: Any, source: str, **kw: Any) -> None:
+    _log("grant_exchanged", token, actor=actor, source=source)
+
+
+def on_token_revoked(
+    sender: Any, token: Any, actor: Any, source: str, remote: bool, **kw: Any
+) -> None:
+    _log("revoked", token, actor=actor, source=source, remote=remote)
+
+
+def on_token_deleted(sender: Any, token: Any, actor: Any, source: str, **kw: Any) -> None:
+    _log("deleted", token, actor=actor, source=source)
+
+
+def on_tokens_purged(
+    sender: Any, token_ids: list[str], count: int, actor: Any, source: str, **kw: Any
+) -> None:
+    _log("purged", None, actor=actor, source=source, count=count, token_ids=token_ids)
+
+
+RECEIVERS = [
+    (signals.token_saved, on_token_saved),
+    (signals.token_refreshed, on_token_refreshed),
+    (signals.grant_exchanged, on_grant_exchanged),
+    (signals.token_revoked, on_token_revoked),
+    (signals.token_deleted, on_token_deleted),
+    (signals.tokens_purged, on_tokens_purged),
+]
+
+
+def connect() -> None:
+    """Connect or disconnect the default receivers according to ``AUDIT_LOG``."""
+    for signal, receiver in RECEIVERS:
+        uid = f"zoho_tokens.audit.{receiver.__name__}"
+        if zoho_settings.AUDIT_LOG:
+            signal.connect(receiver, dispatch_uid=uid)
+        else:
+            signal.disconnect(dispatch_uid=uid)

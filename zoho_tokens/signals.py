@@ -1,0 +1,68 @@
+"""Signals sent after a token change commits (``transaction.on_commit``). Sender: ``ZohoToken``.
+
+- ``token_saved(token, created, source)``: after every save by the store.
+- ``token_refreshed(token, source)``: an access token was replaced by a refresh.
+- ``grant_exchanged(token, actor, source)``: a grant token became a stored connection.
+- ``token_revoked(token, actor, source, remote)``: a revocation (``remote``: Zoho confirmed).
+- ``token_deleted(token, actor, source)``: every single deletion.
+- ``tokens_purged(token_ids, count, actor, source)``: once per purge or ``delete_tokens``.
+
+``source`` is ``sdk``, ``admin``, ``command`` or ``web``; ``actor`` is a Django user or None.
+``token`` is the ``ZohoToken`` instance (its ``repr`` never shows a secret).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import Signal
+
+token_saved = Signal()
+token_refreshed = Signal()
+grant_exchanged = Signal()
+token_revoked = Signal()
+token_deleted = Signal()
+tokens_purged = Signal()
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who caused the current operation and through which path."""
+
+    source: str = "sdk"
+    actor: Any = None
+
+
+_origin: contextvars.ContextVar[Origin] = contextvars.ContextVar(
+    "zoho_tokens_origin",
+    default=Origin(),  # noqa: B039 - frozen dataclass
+)
+
+
+def current_origin() -> Origin:
+    return _origin.get()
+
+
+@contextmanager
+def origin(source: str, actor: Any = None) -> Iterator[Origin]:
+    """Tag every store operation in the block with ``source`` and ``actor``."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    value = Origin(source=source, actor=actor)
+    token = _origin.set(value)
+    try:
+        yield value
+    finally:
+        _origin.reset(token)
+
+
+def send_on_commit(signal: Signal, **kwargs: Any) -> None:
+    """Send ``signal`` once the surrounding transaction commits (now, outside one)."""
+    from zoho_tokens.models import ZohoToken
+
+    transaction.on_commit(lambda: signal.send(sender=ZohoToken, **kwargs))
