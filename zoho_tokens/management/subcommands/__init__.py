@@ -1,0 +1,1 @@
+"""One module per ``zoho_tokens`` subcommand: ``HELP``, ``add_arguments``, ``handle``."""
