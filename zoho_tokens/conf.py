@@ -116,6 +116,7 @@ def data_center_of(api_domain: str | None) -> str | None:
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting in ("ZOHO_TOKENS", "SECRET_KEY"):
         zoho_settings.reload()
-        from zoho_tokens import crypto
+        from zoho_tokens import audit, crypto
 
         crypto.reset_keys()
+        audit.connect()

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from typing import Any
 
 from django.db import transaction
 from django.dispatch import Signal
+
+logger = logging.getLogger("zoho_tokens")
 
 token_saved = Signal()
 token_refreshed = Signal()
@@ -62,7 +65,20 @@ def origin(source: str, actor: Any = None) -> Iterator[Origin]:
 
 
 def send_on_commit(signal: Signal, **kwargs: Any) -> None:
-    """Send ``signal`` once the surrounding transaction commits (now, outside one)."""
+    """Send ``signal`` once the surrounding transaction commits (now, outside one).
+
+    Receivers run robustly: the change is already committed, so a failing receiver is
+    logged (without its arguments, which may be tokens) instead of failing the caller.
+    """
     from zoho_tokens.models import ZohoToken
 
-    transaction.on_commit(lambda: signal.send(sender=ZohoToken, **kwargs))
+    def send() -> None:
+        for receiver, result in signal.send_robust(sender=ZohoToken, **kwargs):
+            if isinstance(result, Exception):
+                logger.error(
+                    "zoho_tokens: signal receiver %s failed: %s",
+                    getattr(receiver, "__qualname__", receiver),
+                    type(result).__name__,
+                )
+
+    transaction.on_commit(send)

@@ -1,0 +1,60 @@
+"""``zoho_tokens rotate-keys``: re-encrypt every row with the first ENCRYPTION_KEYS key."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.db import DatabaseError
+
+from zoho_tokens.keys import rotate_keys
+
+HELP = (
+    "Re-encrypt every stored token with the first key of ZOHO_TOKENS['ENCRYPTION_KEYS']. "
+    "Put the new key first and keep the old ones until this has run; safe to interrupt "
+    "and re-run."
+)
+
+
+def add_arguments(parser: Any) -> None:
+    parser.add_argument(
+        "--batch-size", type=int, default=200, help="rows per transaction (default 200)"
+    )
+
+
+def handle(command: Any, options: dict[str, Any]) -> int:
+    batch = options["batch_size"]
+    if batch < 1:
+        command.stderr.write("--batch-size must be at least 1")
+        return 1
+    tty = (hasattr(command.stderr, "isatty") and command.stderr.isatty()) or sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty and total:
+            width = 30
+            filled = width * done // total
+            bar = "#" * filled + "." * (width - filled)
+            sys.stderr.write(f"\r[{bar}] {done}/{total}")
+            sys.stderr.flush()
+            if done == total:
+                sys.stderr.write("\n")
+
+    try:
+        result = rotate_keys(batch_size=batch, progress=progress)
+    except DatabaseError as exc:
+        command.stderr.write(
+            f"rotate-keys failed: database error ({type(exc).__name__}); is the database migrated?"
+        )
+        return 1
+    command.stdout.write(
+        f"rotate-keys: {result.rows} tokens checked, {result.values} values re-encrypted "
+        f"with the first key, {len(result.failed)} unreadable."
+    )
+    if result.failed:
+        ids = ", ".join(result.failed[:20])
+        command.stderr.write(
+            f"cannot decrypt tokens {ids}: add the key they were encrypted with to "
+            "ZOHO_TOKENS['ENCRYPTION_KEYS'] and run rotate-keys again"
+        )
+        return 1
+    return 0
