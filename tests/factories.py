@@ -37,7 +37,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"staff{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     is_staff = True
-    password = factory.PostGenerationMethodCall("set_password", "pw-123456789")
+    password = factory.django.Password("pw-123456789")
 
 
 class TokenAuditEventFactory(factory.django.DjangoModelFactory):
