@@ -53,6 +53,13 @@ def _str_or_none(value: Any, name: str, max_length: int | None) -> str | None:
     return value
 
 
+def _lookup_value(value: Any, name: str) -> str | None:
+    """A token value to look up by checksum: any string (hashed), else a clear error."""
+    if value is not None and not isinstance(value, str):
+        raise TokenStoreError(f"{name} must be a string, not {type(value).__name__}")
+    return value
+
+
 def _user_name(token: OAuthToken) -> str | None:
     signature = token.get_user_signature()
     if signature is None:
@@ -113,12 +120,15 @@ class DjangoTokenStore(TokenStore):
 
         Returns ``(None, None)`` when the token carries nothing to match on.
         """
-        name = _user_name(token)
-        if token.get_user_signature() is not None:
-            if not name:
-                return None, None
+        signature = token.get_user_signature()
+        if signature is not None:
+            name = signature.get_name() if isinstance(signature, UserSignature) else None
+            if not isinstance(name, str) and name is not None:
+                _user_name(token)  # a wrong type is a clear error
+            if not name or "\x00" in name or len(name) > 255:
+                return None, None  # a name no row can hold matches nothing
             return Q(user_name=name), lambda row: row.user_name == name
-        access = _str_or_none(token.get_access_token(), "access_token", None)
+        access = _lookup_value(token.get_access_token(), "access_token")
         client_id = token.get_client_id()
         client_secret = token.get_client_secret()
         if access is not None and client_id is None and client_secret is None:
@@ -126,8 +136,8 @@ class DjangoTokenStore(TokenStore):
                 return None, None
             digest = crypto.checksum(access)
             return Q(access_token_checksum=digest), lambda r: r.access_token_checksum == digest
-        grant = _str_or_none(token.get_grant_token(), "grant_token", None)
-        refresh = _str_or_none(token.get_refresh_token(), "refresh_token", None)
+        grant = _lookup_value(token.get_grant_token(), "grant_token")
+        refresh = _lookup_value(token.get_refresh_token(), "refresh_token")
         if (grant is not None or refresh is not None) and (
             client_id is not None and client_secret is not None
         ):
