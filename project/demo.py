@@ -1,0 +1,102 @@
+"""Run the demo: migrate SQLite, connect a Zoho user, create an admin login, serve.
+
+    .venv/bin/python -m project.demo [--port 8000]
+
+Without ``ZOHO_CLIENT_ID``/``ZOHO_CLIENT_SECRET`` in the environment it starts the bundled
+fake Zoho on 127.0.0.1 and connects a demo user through the real SDK into
+``DjangoTokenStore``, so the admin shows a live stored connection at once. With them set it
+uses real Zoho: connect a user with ``manage.py zoho_login`` or at ``/zoho/connect/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import tempfile
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+
+    fake = None
+    if not (os.environ.get("ZOHO_CLIENT_ID") and os.environ.get("ZOHO_CLIENT_SECRET")):
+        from zoho_tokens.testing import FakeZoho
+
+        fake = FakeZoho().start()
+        os.environ.update(
+            ZOHO_CLIENT_ID="1000.DEMOCLIENT",
+            ZOHO_CLIENT_SECRET="demo-client-secret",
+            ZOHO_ACCOUNTS_URL=fake.url,
+            ZOHO_API_DOMAIN=fake.url,
+        )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+    if fake is not None:
+        _connect_demo_user(fake)
+
+    password = secrets.token_urlsafe(12)
+    user_model = get_user_model()
+    admin, _ = user_model.objects.get_or_create(
+        username="admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    admin.is_staff = admin.is_superuser = True
+    admin.set_password(password)
+    admin.save()
+
+    url = f"http://{args.host}:{args.port}/admin/zoho_tokens/zohotoken/"
+    print("", flush=True)
+    print("zoho-tokens demo", flush=True)
+    print(f"  admin:    {url}", flush=True)
+    print(f"  login:    admin / {password}", flush=True)
+    if fake is not None:
+        print(f"  fake Zoho at {fake.url} (demo user ann@example.com connected)", flush=True)
+    else:
+        print("  real Zoho: connect a user with 'manage.py zoho_login' or /zoho/connect/")
+    print("", flush=True)
+    try:
+        call_command("runserver", f"{args.host}:{args.port}", use_reloader=False)
+    finally:
+        if fake is not None:
+            fake.stop()
+
+
+def _connect_demo_user(fake) -> None:
+    """Log a demo user in through the real SDK, exactly as an application would."""
+    from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
+    from zohocrmsdk.src.com.zoho.crm.api.dc.data_center import DataCenter
+    from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
+    from zohocrmsdk.src.com.zoho.crm.api.users import UsersOperations
+
+    from zoho_tokens.store import DjangoTokenStore
+
+    code = fake.add_grant(email="ann@example.com", zgid="700000001", company="Demo Inc")
+    Initializer.initialize(
+        environment=DataCenter.Environment(fake.url, fake.token_url, fake.url),
+        token=OAuthToken(
+            client_id=os.environ["ZOHO_CLIENT_ID"],
+            client_secret=os.environ["ZOHO_CLIENT_SECRET"],
+            grant_token=code,
+        ),
+        store=DjangoTokenStore(),
+        resource_path=tempfile.mkdtemp(prefix="zoho-sdk-"),
+    )
+    response = UsersOperations().get_users()
+    if response.get_status_code() != 200:
+        sys.exit(f"demo: the SDK call to the fake Zoho failed ({response.get_status_code()})")
+
+
+if __name__ == "__main__":
+    main()
