@@ -21,7 +21,7 @@ from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
 from zohocrmsdk.src.com.zoho.api.authenticator.store.token_store import TokenStore
 from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
 
-from zoho_tokens import audit, crypto, signals
+from zoho_tokens import audit, crypto, refresh, signals
 from zoho_tokens.exceptions import TokenStoreError
 from zoho_tokens.models import ZohoToken, generate_id
 from zoho_tokens.tenancy import current_tenant
@@ -89,6 +89,107 @@ def _expiry(token: OAuthToken) -> int | None:
 
 def _blank(value: str | None) -> str | None:
     return value if value else None
+
+
+# -- the hot path --------------------------------------------------------------------------
+# find_token runs before every SDK call. Building a query with the ORM costs several times
+# more than running it, so each lookup shape is compiled once (per database) to SQL with
+# placeholders and then executed directly; rows are light objects that decrypt on access.
+
+_COLUMNS = (
+    "id",
+    "user_name",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "access_token",
+    "grant_token",
+    "expiry_time",
+    "redirect_url",
+    "api_domain",
+    "access_token_checksum",
+    "refresh_token_checksum",
+    "grant_token_checksum",
+)
+_SECRETS = ("client_secret", "refresh_token", "access_token", "grant_token")
+_sql_cache: dict[tuple, tuple[str, tuple[int, ...]]] = {}
+
+
+class StoredRow:
+    """The columns the store hands to the SDK; secrets decrypted on first access."""
+
+    __slots__ = (*_COLUMNS, "_raw")
+
+    def __init__(self, values: tuple) -> None:
+        raw = {}
+        for name, value in zip(_COLUMNS, values, strict=True):
+            if name in _SECRETS:
+                raw[name] = value or ""
+            else:
+                object.__setattr__(self, name, value)
+        object.__setattr__(self, "_raw", raw)
+
+    @property
+    def pk(self) -> str:
+        return self.id
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _SECRETS:
+            raise AttributeError(name)
+        value = self._raw[name]
+        if not value:
+            return ""
+        try:
+            return crypto.decrypt(value)
+        except crypto.DecryptionError:
+            from zoho_tokens.exceptions import TokenDecryptionError
+
+            raise TokenDecryptionError(self.id, name) from None
+
+    def __repr__(self) -> str:
+        return f"<StoredRow id={self.id!r} user_name={self.user_name!r}>"
+
+
+def _leaves(query: Q) -> list[tuple[str, Any]]:
+    out = []
+    for child in query.children:
+        if isinstance(child, Q):
+            out.extend(_leaves(child))
+        else:
+            out.append(child)
+    return out
+
+
+def lookup(tenant: str, query: Q) -> list[StoredRow]:
+    """Rows of ``tenant`` matching ``query`` (oldest first, at most 5), via cached SQL."""
+    from django.db import connections
+
+    alias = ZohoToken.objects.db
+    leaves = _leaves(query)
+    shape = (alias, query.connector, tuple(name for name, _ in leaves))
+    values = [tenant, *(value for _, value in leaves)]
+    cached = _sql_cache.get(shape)
+    if cached is None:
+        markers = [f"__zoho_tokens_param_{i}__" for i in range(len(values))]
+        template = Q()
+        template.connector = query.connector
+        template.children = [(name, markers[i + 1]) for i, (name, _) in enumerate(leaves)]
+        qs = (
+            ZohoToken.objects.using(alias)
+            .filter(tenant=markers[0])
+            .filter(template)
+            .order_by("created_at", "id")
+            .values_list(*_COLUMNS)[:5]
+        )
+        sql, params = qs.query.sql_with_params()
+        if sorted(params) != sorted(markers) or len(params) != len(markers):
+            raise TokenStoreError("internal error: unexpected lookup parameters")
+        cached = (sql, tuple(markers.index(p) for p in params))
+        _sql_cache[shape] = cached
+    sql, order = cached
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, [values[i] for i in order])
+        return [StoredRow(row) for row in cursor.fetchall()]
 
 
 class DjangoTokenStore(TokenStore):
@@ -202,8 +303,8 @@ class DjangoTokenStore(TokenStore):
             query, predicate = self._match(token)
             if query is None:
                 return None
-            rows = ZohoToken.objects.for_tenant(self.tenant).filter(query)
-            row = next((r for r in rows.order_by("created_at", "id")[:5] if predicate(r)), None)
+            rows = lookup(self.tenant, query)
+            row = next((r for r in rows if predicate(r)), None)
             if row is None:
                 return None
             row = self._fresh(row)
@@ -215,7 +316,7 @@ class DjangoTokenStore(TokenStore):
         try:
             if not isinstance(id, str):
                 raise TokenStoreError(f"token id must be a string, not {type(id).__name__}")
-            row = ZohoToken.objects.for_tenant(self.tenant).filter(pk=id).first()
+            row = next(iter(lookup(self.tenant, Q(pk=id))), None)
             if row is None:
                 raise TokenStoreError(f"Given ID is invalid: no Zoho token with id {id[:64]!r}")
             row = self._fresh(row)
@@ -265,13 +366,11 @@ class DjangoTokenStore(TokenStore):
 
     # -- internals -----------------------------------------------------------------------
 
-    def _fresh(self, row: ZohoToken) -> ZohoToken:
+    def _fresh(self, row: Any) -> Any:
         """Refresh ahead of expiry, once across workers (see ``zoho_tokens.refresh``)."""
-        if not self.refresh_ahead:
+        if not self.refresh_ahead or not refresh.needs_refresh(row):
             return row
-        from zoho_tokens import refresh
-
-        return refresh.ensure_fresh(row)
+        return refresh.ensure_fresh(ZohoToken.objects.get(pk=row.pk))
 
     def _save_with_retry(self, token: OAuthToken) -> None:
         # A concurrent writer may insert the same user name (or id) between our select and
