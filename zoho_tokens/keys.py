@@ -9,6 +9,7 @@ simply continues.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -64,7 +65,7 @@ def rotate_keys(
     return result
 
 
-def encrypt_cleartext_rows(model: type, batch_size: int = 200) -> int:
+def encrypt_cleartext_rows(model: Any, batch_size: int = 200) -> int:
     """Encrypt values stored in clear (rows written before encryption, or by raw SQL).
 
     Used by migration 0002 with the historical model; checksums are recomputed from the

@@ -408,7 +408,7 @@ class DjangoTokenStore(TokenStore):
             .filter(query)
             .order_by("created_at", "id")
         )
-        row = next((r for r in rows if predicate and predicate(r)), None)
+        row = next((r for r in rows if predicate is not None and predicate(r)), None)
         if row is not None:
             self._fill(token, row)
             name = _user_name(token)
