@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "TENANT_RESOLVER": None,
     "SCOPES": "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ",
     "SUCCESS_URL": "/admin/zoho_tokens/zohotoken/",
+    # Directory for the SDK's resource files (use_zoho); None: a temporary directory.
+    "SDK_RESOURCE_PATH": None,
 }
 
 # Zoho data centers: accounts server and CRM API domain per environment.

@@ -22,12 +22,21 @@ def current_tenant() -> str:
     return _current_tenant.get()
 
 
+def _as_tenant(tenant: object) -> str:
+    """Tenants are strings; resolvers may return a primary key (``42`` becomes ``"42"``)."""
+    return "" if tenant is None else str(tenant)
+
+
 @contextmanager
-def tenant_context(tenant: str | None) -> Iterator[str]:
-    """``with tenant_context("acme"):`` runs the block as tenant ``acme``."""
-    token = _current_tenant.set(tenant or "")
+def tenant_context(tenant: str | int | None) -> Iterator[str]:
+    """``with tenant_context("acme"):`` runs the block as tenant ``acme`` (None: default).
+
+    A ``ContextVar``: each thread and each asyncio task sees its own tenant.
+    """
+    value = _as_tenant(tenant)
+    token = _current_tenant.set(value)
     try:
-        yield tenant or ""
+        yield value
     finally:
         _current_tenant.reset(token)
 
@@ -36,7 +45,9 @@ class TenantMiddleware:
     """Sets the current tenant per request from ``ZOHO_TOKENS["TENANT_RESOLVER"]``.
 
     The resolver is a dotted path to a callable taking the request and returning the tenant
-    (a string, or None/"" for the default tenant).
+    (a string or a primary key; None or "" for the default tenant). Put the middleware after
+    ``AuthenticationMiddleware`` so the resolver can read ``request.user``. The tenant is
+    also set as ``request.zoho_tenant``.
     """
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
@@ -44,8 +55,8 @@ class TenantMiddleware:
 
     def __call__(self, request: Any) -> Any:
         resolver = _resolver()
-        tenant = resolver(request) if resolver else ""
-        request.zoho_tenant = tenant or ""
+        tenant = _as_tenant(resolver(request) if resolver else None)
+        request.zoho_tenant = tenant
         with tenant_context(tenant):
             return self.get_response(request)
 

@@ -1,11 +1,216 @@
-"""Web flow views (filled in by the multi-tenant issue)."""
+"""The "Connect Zoho CRM" web flow: ``connect`` sends the user to Zoho, ``callback`` stores.
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+Thin over ``services.exchange_grant``. What the views guard:
+
+- ``state`` is one-time, bound to the session, the user and the tenant that started the flow;
+  anything else is refused with 400 before any other work.
+- The code is exchanged only at one of Zoho's accounts servers (``conf.DATA_CENTERS``) or the
+  configured ``ACCOUNTS_URL``: the exchange carries the client secret, and ``accounts-server``
+  comes from the query string, which anyone can forge.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+
+from zoho_tokens import services
+from zoho_tokens.conf import DATA_CENTERS, accounts_base_url, zoho_settings
+from zoho_tokens.tenancy import current_tenant
+
+SESSION_KEY = "zoho_tokens_oauth_states"
+STATE_MAX_AGE = 600  # seconds: the user may have to log in at Zoho first
+MAX_PENDING_STATES = 5  # a few tabs at once; older ones are dropped
+AUTH_PATH = "/oauth/v2/auth"
+
+ERROR_TEMPLATE = "zoho_tokens/connect_error.html"
+DENIED_TEMPLATE = "zoho_tokens/access_denied.html"
+
+BAD_STATE = _(
+    "This Zoho connection link has expired or was already used. "
+    "Start again from the Connect Zoho CRM page."
+)
+BAD_SERVER = _(
+    "Zoho's answer names an accounts server that is not Zoho's; nothing was sent to it. "
+    "Start again from the Connect Zoho CRM page."
+)
 
 
+def _error(request: HttpRequest, message: Any, status: int) -> HttpResponse:
+    return render(request, ERROR_TEMPLATE, {"message": message}, status=status)
+
+
+def redirect_uri(request: HttpRequest) -> str:
+    """``REDIRECT_URL`` if set, else this site's callback URL."""
+    return zoho_settings.REDIRECT_URL or request.build_absolute_uri(reverse("zoho_tokens:callback"))
+
+
+@never_cache
+@login_required
 def connect(request: HttpRequest) -> HttpResponse:
-    return HttpResponseBadRequest("not configured")
+    """Send the user to Zoho's consent page with a one-time state for this session and tenant."""
+    if not zoho_settings.CLIENT_ID or not zoho_settings.CLIENT_SECRET:
+        return _error(
+            request,
+            _("Zoho is not configured: set ZOHO_TOKENS['CLIENT_ID'] and ['CLIENT_SECRET']."),
+            500,
+        )
+    try:
+        auth_url = accounts_base_url() + AUTH_PATH
+    except ValueError as exc:
+        return _error(request, str(exc), 500)
+    state = secrets.token_urlsafe(32)
+    callback_url = redirect_uri(request)
+    pending = _pending(request)
+    pending[state] = {
+        "tenant": current_tenant(),
+        "user": str(request.user.pk),
+        "redirect_uri": callback_url,
+        "created": int(time.time()),
+    }
+    newest = sorted(pending.items(), key=lambda item: item[1]["created"])[-MAX_PENDING_STATES:]
+    request.session[SESSION_KEY] = dict(newest)
+    query = urlencode(
+        {
+            "scope": zoho_settings.SCOPES,
+            "client_id": zoho_settings.CLIENT_ID,
+            "response_type": "code",
+            "access_type": "offline",
+            "prompt": "consent",
+            "redirect_uri": callback_url,
+            "state": state,
+        }
+    )
+    return HttpResponseRedirect(f"{auth_url}?{query}")
 
 
+@never_cache
 def callback(request: HttpRequest) -> HttpResponse:
-    return HttpResponseBadRequest("not configured")
+    """Check the state, then exchange Zoho's code at a trusted accounts server and store it."""
+    bound = _take_state(request)
+    if bound is None:
+        return _error(request, BAD_STATE, 400)
+
+    error = request.GET.get("error")
+    if error == "access_denied":
+        return render(request, DENIED_TEMPLATE, {"retry_url": reverse("zoho_tokens:connect")})
+    if error:
+        return _error(request, _("Zoho refused the connection (Zoho: %s).") % error[:80], 400)
+
+    code = request.GET.get("code", "").strip()
+    if not code:
+        return _error(request, _("Zoho's answer has no authorization code."), 400)
+
+    trusted = trusted_accounts_server(
+        request.GET.get("accounts-server"), request.GET.get("location")
+    )
+    if trusted is None:
+        return _error(request, BAD_SERVER, 400)
+    accounts_url, data_center = trusted
+
+    try:
+        row = services.exchange_grant(
+            code,
+            redirect_url=bound["redirect_uri"],
+            data_center=data_center,
+            accounts_url=accounts_url,
+            tenant=bound["tenant"],
+            source="web",
+            actor=request.user,
+        )
+    except services.ServiceError as exc:
+        status = 500 if exc.code in ("config", "database", "error") else 502
+        return _error(request, str(exc), status)
+    messages.success(
+        request,
+        _("Zoho CRM is connected as %(user)s.") % {"user": row.user_name},
+        fail_silently=True,
+    )
+    return HttpResponseRedirect(resolve_url(zoho_settings.SUCCESS_URL))
+
+
+def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:
+    value = request.session.get(SESSION_KEY)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _take_state(request: HttpRequest) -> dict[str, Any] | None:
+    """Pop the request's state from the session; None unless it is live and this user's."""
+    state = request.GET.get("state", "")
+    pending = _pending(request)
+    if not state or not pending:
+        return None
+    match = next((key for key in pending if secrets.compare_digest(key, state)), None)
+    if match is None:
+        return None
+    bound = pending.pop(match)
+    request.session[SESSION_KEY] = pending
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or str(user.pk) != bound.get("user"):
+        return None
+    if time.time() - bound.get("created", 0) > STATE_MAX_AGE:
+        return None
+    return bound
+
+
+def trusted_accounts_server(
+    server: str | None, location: str | None = None
+) -> tuple[str, str | None] | None:
+    """``(accounts base URL, data center or None)`` when ``server`` may get the secret.
+
+    Trusted: Zoho's accounts servers and the configured ``ACCOUNTS_URL``, compared exactly by
+    scheme and host (with port), so no path, user info or look-alike host gets through.
+    Without ``accounts-server``, Zoho's ``location`` (a data center name) picks the server;
+    without both, the configured one is used.
+    """
+    allowed: dict[str, str | None] = {
+        _origin(dc["accounts"]) or "": name for name, dc in DATA_CENTERS.items()
+    }
+    if zoho_settings.ACCOUNTS_URL:
+        configured = _origin(str(zoho_settings.ACCOUNTS_URL))
+        if configured:
+            allowed.setdefault(configured, None)
+    if server is None:
+        dc = (location or "").lower()
+        if dc in DATA_CENTERS:
+            return DATA_CENTERS[dc]["accounts"], dc
+        try:
+            return accounts_base_url(), None
+        except ValueError:
+            return None
+    configured_url = str(zoho_settings.ACCOUNTS_URL or "").rstrip("/")
+    if configured_url and server.strip().rstrip("/") == configured_url:
+        return configured_url, None
+    origin = _origin(server)
+    if origin is None or origin not in allowed:
+        return None
+    return origin, allowed[origin]
+
+
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` in lower case, or None for anything else (paths allowed)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        return None
+    if parts.path not in ("", "/"):
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
