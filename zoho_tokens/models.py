@@ -126,7 +126,7 @@ class ZohoToken(models.Model):
         max_length=255,
         null=True,
         blank=True,
-        help_text=_('"<email>:<org zgid>", as the SDK resolves it.'),
+        help_text=_('"email:org zgid", as the SDK resolves it.'),
     )
     client_id = models.CharField(_("client id"), max_length=255, blank=True, default="")
     client_secret = EncryptedTextField(_("client secret"))

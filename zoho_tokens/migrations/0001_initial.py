@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.CharField(default=zoho_tokens.models.generate_id, max_length=64, primary_key=True, serialize=False, verbose_name='id')),
                 ('tenant', models.CharField(blank=True, default='', max_length=64, verbose_name='tenant')),
-                ('user_name', models.CharField(blank=True, help_text='"<email>:<org zgid>", as the SDK resolves it.', max_length=255, null=True, verbose_name='user name')),
+                ('user_name', models.CharField(blank=True, help_text='"email:org zgid", as the SDK resolves it.', max_length=255, null=True, verbose_name='user name')),
                 ('client_id', models.CharField(blank=True, default='', max_length=255, verbose_name='client id')),
                 ('client_secret', zoho_tokens.models.EncryptedTextField(blank=True, default='', verbose_name='client secret')),
                 ('refresh_token', zoho_tokens.models.EncryptedTextField(blank=True, checksum_field='refresh_token_checksum', default='', verbose_name='refresh token')),

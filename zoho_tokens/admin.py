@@ -1,0 +1,401 @@
+"""Admin for Zoho tokens and their audit trail: read-only by construction, secrets masked.
+
+- No admin form edits a token: ``has_change_permission`` is always False, so the change page
+  is Django's view-only page, and its fields are masked displays, never the secret columns
+  (nothing on any page decrypts a value except ``ZohoToken.masked``).
+- "Add" is "Connect with a grant token" (``services.exchange_grant``).
+- Deleting is only possible through the two audited actions, ``revoke_selected`` and
+  ``purge_selected``: ``has_delete_permission`` is False, which also removes Django's
+  ``delete_selected`` and the single-object delete page.
+- The changelist runs a fixed number of queries however many rows there are (no relations,
+  status computed from plain columns, filters built from one query each).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from zoho_tokens import services
+from zoho_tokens.conf import DATA_CENTERS, data_center_of, zoho_settings
+from zoho_tokens.exceptions import TokenStoreError
+from zoho_tokens.forms import ConnectForm
+from zoho_tokens.models import TokenAuditEvent, ZohoToken
+
+STATUS_LABELS = dict(ZohoToken.STATUS_CHOICES)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """The four states of ``ZohoToken.status()``, as ORM conditions on plain columns."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(ZohoToken.STATUS_CHOICES)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        value = self.value()
+        if not value:
+            return None
+        now = _now_ms()
+        window = max(zoho_settings.REFRESH_AHEAD_SECONDS, 300) * 1000
+        valid = Q(invalid_reason="")
+        gone = Q(expiry_time__isnull=True) | Q(expiry_time__lte=now)
+        refreshable = ~Q(refresh_token_checksum="")
+        if value == ZohoToken.STATUS_INVALID:
+            return queryset.filter(~valid | (gone & ~refreshable))
+        if value == ZohoToken.STATUS_EXPIRED:
+            return queryset.filter(valid & gone & refreshable)
+        if value == ZohoToken.STATUS_EXPIRING:
+            return queryset.filter(valid, expiry_time__gt=now, expiry_time__lte=now + window)
+        if value == ZohoToken.STATUS_ACTIVE:
+            return queryset.filter(valid, expiry_time__gt=now + window)
+        return queryset.none()
+
+
+def _data_center_q(name: str) -> Q:
+    suffix = "." + DATA_CENTERS[name]["api"]
+    return Q(api_domain__iendswith=suffix) | Q(api_domain__icontains=suffix + "/")
+
+
+class DataCenterFilter(admin.SimpleListFilter):
+    """Data center derived from ``api_domain`` (``conf.data_center_of``); one query to list."""
+
+    title = _("data center")
+    parameter_name = "data_center"
+    OTHER = "other"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        domains = model_admin.get_queryset(request).values_list("api_domain", flat=True)
+        found = {data_center_of(d) for d in domains.distinct().order_by()}
+        choices: list[tuple[str, Any]] = [(n, n.upper()) for n in DATA_CENTERS if n in found]
+        if None in found:
+            choices.append((self.OTHER, _("other / unknown")))
+        return choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        value = self.value()
+        if not value:
+            return None
+        if value == self.OTHER:
+            known = Q()
+            for name in DATA_CENTERS:
+                known |= _data_center_q(name)
+            return queryset.exclude(known)
+        if value in DATA_CENTERS:
+            return queryset.filter(_data_center_q(value))
+        return queryset.none()
+
+
+@admin.register(ZohoToken)
+class ZohoTokenAdmin(admin.ModelAdmin):
+    list_display = [
+        "user",
+        "tenant_display",
+        "data_center",
+        "status_display",
+        "expiry_display",
+        "refresh_token_display",
+        "updated_at",
+    ]
+    list_display_links = ["user"]
+    list_filter = [StatusFilter, "tenant", DataCenterFilter]
+    search_fields = ["user_name", "tenant"]
+    list_per_page = 50
+    actions = ["revoke_selected", "purge_selected"]
+    # Only these names are ever rendered on the view page; the secret, checksum and lease
+    # columns are not among them.
+    fieldsets = [
+        (
+            None,
+            {"fields": ["id", "tenant_display", "user_name", "status_display", "invalid_reason"]},
+        ),
+        (
+            _("Secrets (masked)"),
+            {
+                "fields": [
+                    "client_id",
+                    "client_secret_display",
+                    "refresh_token_display",
+                    "access_token_display",
+                    "grant_token_display",
+                ]
+            },
+        ),
+        (
+            _("Zoho"),
+            {"fields": ["api_domain", "data_center", "expiry_display", "redirect_url"]},
+        ),
+        (_("History"), {"fields": ["created_at", "updated_at", "invalidated_at"]}),
+    ]
+    readonly_fields = [name for _title, opts in fieldsets for name in opts["fields"]]
+    exclude = [
+        "client_secret",
+        "refresh_token",
+        "access_token",
+        "grant_token",
+        "refresh_token_checksum",
+        "access_token_checksum",
+        "grant_token_checksum",
+        "refresh_lease_until",
+        "refresh_lease_owner",
+    ]
+
+    # -- columns ---------------------------------------------------------------------------
+
+    @admin.display(description=_("user"), ordering="user_name")
+    def user(self, row: ZohoToken) -> str:
+        if not row.user_name:
+            return _("(no user name) %(id)s") % {"id": row.pk}
+        if row.org_id:
+            return format_html("{}<br><small>org {}</small>", row.email, row.org_id)
+        return row.email
+
+    @admin.display(description=_("tenant"), ordering="tenant")
+    def tenant_display(self, row: ZohoToken) -> str:
+        return row.tenant or _("(default)")
+
+    @admin.display(description=_("data center"), ordering="api_domain")
+    def data_center(self, row: ZohoToken) -> str:
+        if not row.api_domain:
+            return "—"
+        host = row.api_domain.split("://", 1)[-1].split("/", 1)[0]
+        dc = data_center_of(row.api_domain)
+        return format_html("{}<br><small>{}</small>", dc.upper() if dc else "?", host)
+
+    @admin.display(description=_("status"))
+    def status_display(self, row: ZohoToken) -> str:
+        status = row.status()
+        colour = {
+            ZohoToken.STATUS_ACTIVE: "#2e7d32",
+            ZohoToken.STATUS_EXPIRING: "#b26a00",
+            ZohoToken.STATUS_EXPIRED: "#1565c0",
+            ZohoToken.STATUS_INVALID: "#c62828",
+        }[status]
+        label = format_html(
+            '<strong class="zt-status zt-{}" style="color:{}">{}</strong>',
+            status,
+            colour,
+            STATUS_LABELS[status],
+        )
+        if row.invalid_reason:
+            return format_html("{}<br><small>{}</small>", label, row.invalid_reason)
+        return label
+
+    @admin.display(description=_("access token expiry"), ordering="expiry_time")
+    def expiry_display(self, row: ZohoToken) -> str:
+        if row.expiry_time is None:
+            return "—"
+        when = localtime(datetime.fromtimestamp(row.expiry_time / 1000, tz=UTC))
+        left = row.expiry_time - _now_ms()
+        minutes = int(abs(left) // 60000)
+        if left > 0:
+            relative = ngettext("in %(n)d min", "in %(n)d min", minutes) % {"n": minutes}
+        else:
+            relative = ngettext("expired %(n)d min ago", "expired %(n)d min ago", minutes) % {
+                "n": minutes
+            }
+        return format_html("{}<br><small>{}</small>", when.strftime("%Y-%m-%d %H:%M"), relative)
+
+    @admin.display(description=_("client secret"))
+    def client_secret_display(self, row: ZohoToken) -> str:
+        return row.masked("client_secret")
+
+    @admin.display(description=_("refresh token"))
+    def refresh_token_display(self, row: ZohoToken) -> str:
+        return row.masked("refresh_token")
+
+    @admin.display(description=_("access token"))
+    def access_token_display(self, row: ZohoToken) -> str:
+        return row.masked("access_token")
+
+    @admin.display(description=_("grant token"))
+    def grant_token_display(self, row: ZohoToken) -> str:
+        return row.masked("grant_token")
+
+    # -- permissions: read-only, deletions only through the audited actions -----------------
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.revoke_{opts.model_name}")
+
+    def has_purge_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.purge_{opts.model_name}")
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        raise PermissionDenied  # unreachable by construction; never save an admin form
+
+    # -- "Add" is "Connect with a grant token" ----------------------------------------------
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        tenant = getattr(request, "zoho_tenant", "")
+        form = ConnectForm(request.POST or None, tenant=tenant)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                row = services.exchange_grant(
+                    data["grant_token"],
+                    client_id=data["client_id"] or None,
+                    client_secret=data["client_secret"] or None,
+                    data_center=data["data_center"],
+                    tenant=data["tenant"],
+                    source="admin",
+                    actor=request.user,
+                )
+            except services.ServiceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.log_addition(request, row, [{"added": {}}])
+                self.message_user(
+                    request,
+                    _("Connected %(user)s (tenant %(tenant)s).")
+                    % {"user": row.user_name, "tenant": row.tenant or _("(default)")},
+                    messages.SUCCESS,
+                )
+                url = reverse(
+                    f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
+                    args=[row.pk],
+                )
+                return HttpResponseRedirect(url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Connect with a grant token"),
+            "opts": self.opts,
+            "form": form,
+            "adminform": form,
+            "media": self.media + form.media,
+            "has_view_permission": self.has_view_permission(request),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/zoho_tokens/zohotoken/connect.html", context)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    @admin.action(description=_("Revoke at Zoho and delete"), permissions=["revoke"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Revoke each refresh token at Zoho, delete the ones Zoho no longer honours."""
+        outcomes: list[tuple[str, bool, str]] = []
+        for row in queryset:
+            label = row.user_name or row.pk
+            try:
+                result = services.revoke(row, source="admin", actor=request.user)
+            except (services.ServiceError, TokenStoreError) as exc:
+                # e.g. the refresh token cannot be decrypted: keep the row, say why.
+                text = exc.error_message if isinstance(exc, TokenStoreError) else str(exc)
+                outcomes.append((label, False, f"kept: {text}"))
+            else:
+                outcomes.append((label, result.ok, result.message))
+        if not outcomes:
+            return
+        done = sum(1 for _label, ok, _msg in outcomes if ok)
+        if done == len(outcomes):
+            level = messages.SUCCESS
+        elif done:
+            level = messages.WARNING
+        else:
+            level = messages.ERROR
+        headline = ngettext(
+            "Revoked %(done)d of %(total)d Zoho token:",
+            "Revoked %(done)d of %(total)d Zoho tokens:",
+            len(outcomes),
+        ) % {"done": done, "total": len(outcomes)}
+        lines = format_html_join("", "<br>{}: {}", ((lbl, msg) for lbl, _ok, msg in outcomes))
+        self.message_user(request, format_html("{}{}", headline, lines), level)
+
+    @admin.action(description=_("Purge (delete locally)"), permissions=["purge"])
+    def purge_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Delete rows without calling Zoho, after a confirmation page (like delete_selected)."""
+        if request.POST.get("post"):
+            deleted = services.purge(queryset, source="admin", actor=request.user)
+            self.message_user(
+                request,
+                ngettext(
+                    "Purged %(count)d Zoho token (deleted locally; not revoked at Zoho).",
+                    "Purged %(count)d Zoho tokens (deleted locally; not revoked at Zoho).",
+                    len(deleted),
+                )
+                % {"count": len(deleted)},
+                messages.SUCCESS,
+            )
+            return None
+        rows = list(queryset.only("pk", "user_name", "tenant"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Purge Zoho tokens?"),
+            "opts": self.opts,
+            "rows": rows,
+            "queryset": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": "purge_selected",
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/zoho_tokens/zohotoken/purge_selected_confirmation.html", context
+        )
+
+
+@admin.register(TokenAuditEvent)
+class TokenAuditEventAdmin(admin.ModelAdmin):
+    """The audit trail, view-only: no add, change or delete for anyone."""
+
+    list_display = [
+        "created_at",
+        "action",
+        "outcome",
+        "user_name",
+        "tenant",
+        "token_id",
+        "source",
+        "actor",
+    ]
+    list_filter = ["action", "source", ("actor", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["user_name", "token_id"]
+    list_select_related = ["actor"]
+    ordering = ["-created_at", "-id"]
+    date_hierarchy = None
+    list_per_page = 100
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,77 @@
+"""The admin's "Connect with a grant token" form.
+
+Secrets are typed in, never rendered back: the grant token and the client secret are
+``PasswordInput(render_value=False)``, so a re-displayed form (after Zoho refused the grant)
+holds neither. A blank client id or secret falls back to ``ZOHO_TOKENS`` settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from zoho_tokens.conf import DATA_CENTERS, zoho_settings
+
+
+def _secret_input() -> forms.PasswordInput:
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+
+
+class ConnectForm(forms.Form):
+    """Grant token plus the client and data center to exchange it with."""
+
+    grant_token = forms.CharField(
+        label=_("Grant token"),
+        strip=True,
+        max_length=1024,
+        widget=_secret_input(),
+        help_text=_(
+            "Generate one in the Zoho API console (Self Client → Generate Code). It is "
+            "single-use and lives 3 minutes by default."
+        ),
+    )
+    client_id = forms.CharField(
+        label=_("Client id"),
+        required=False,
+        max_length=255,
+        help_text=_("Blank: ZOHO_TOKENS['CLIENT_ID'] from settings."),
+    )
+    client_secret = forms.CharField(
+        label=_("Client secret"),
+        required=False,
+        strip=True,
+        max_length=1024,
+        widget=_secret_input(),
+        help_text=_("Blank: ZOHO_TOKENS['CLIENT_SECRET'] from settings. Never shown again."),
+    )
+    data_center = forms.ChoiceField(
+        label=_("Data center"),
+        choices=[(name, name.upper()) for name in DATA_CENTERS],
+        help_text=_("Where the Zoho account lives (ignored when ACCOUNTS_URL is set)."),
+    )
+    tenant = forms.CharField(
+        label=_("Tenant"),
+        required=False,
+        max_length=64,
+        help_text=_("Blank for the default tenant."),
+    )
+
+    def __init__(self, *args: Any, tenant: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["client_id"].initial = zoho_settings.CLIENT_ID or ""
+        self.fields["data_center"].initial = (zoho_settings.DATA_CENTER or "us").lower()
+        self.fields["tenant"].initial = tenant
+        if zoho_settings.CLIENT_SECRET:
+            self.fields["client_secret"].widget.attrs["placeholder"] = str(
+                _("configured in settings")
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not (data.get("client_id") or zoho_settings.CLIENT_ID):
+            self.add_error("client_id", _("No client id here and none in settings."))
+        if not (data.get("client_secret") or zoho_settings.CLIENT_SECRET):
+            self.add_error("client_secret", _("No client secret here and none in settings."))
+        return data

@@ -1,0 +1,88 @@
+"""Helpers shared by ``zoho_login`` and the ``zoho_tokens`` subcommands (not a subcommand)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Any
+
+from django.db import DatabaseError
+
+from zoho_tokens.models import ZohoToken
+
+
+def interactive() -> bool:
+    """True when a person can answer a prompt (stdin is a terminal)."""
+    stdin = sys.stdin
+    try:
+        return bool(stdin is not None and stdin.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def confirm(command: Any, question: str) -> bool:
+    """Ask ``question [y/N]`` on the terminal; only ``y``/``yes`` confirms."""
+    command.stdout.write(f"{question} [y/N] ", ending="")
+    command.stdout.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def database_error_message(exc: DatabaseError) -> str:
+    """One line for a database failure, without the driver's message (it may quote values)."""
+    return (
+        f"database error ({type(exc).__name__}): check DATABASE_URL and run "
+        "'python manage.py migrate' if the zoho_tokens tables do not exist"
+    )
+
+
+def expiry_iso(expiry_ms: int | None) -> str | None:
+    if expiry_ms is None:
+        return None
+    moment = dt.datetime.fromtimestamp(expiry_ms / 1000, tz=dt.UTC)
+    return moment.isoformat(timespec="seconds")
+
+
+def expiry_text(row: ZohoToken) -> str:
+    """``2025-05-01T10:00:00+00:00 (in 59 min)``, or ``expired 3 min ago``, or ``unknown``."""
+    left = row.seconds_left()
+    if left is None:
+        return "unknown"
+    minutes = round(abs(left) / 60)
+    relative = f"in {minutes} min" if left > 0 else f"{minutes} min ago"
+    return f"{expiry_iso(row.expiry_time)} ({relative})"
+
+
+def token_summary(row: ZohoToken) -> dict[str, Any]:
+    """What the commands may show about a token: no secret, tokens masked."""
+    left = row.seconds_left()
+    return {
+        "id": row.pk,
+        "user_name": row.user_name,
+        "tenant": row.tenant,
+        "api_domain": row.api_domain,
+        "client_id": row.client_id,
+        "status": row.status(),
+        "invalid_reason": row.invalid_reason or None,
+        "expiry_time": row.expiry_time,
+        "expires_at": expiry_iso(row.expiry_time),
+        "expires_in_minutes": None if left is None else round(left / 60),
+        "access_token": row.masked("access_token"),
+        "refresh_token": row.masked("refresh_token"),
+    }
+
+
+def label(row: ZohoToken) -> str:
+    """``<id> (<user name>)`` for per-token outcome lines."""
+    tenant = f", tenant {row.tenant}" if row.tenant else ""
+    return f"{row.pk} ({row.user_name or 'no user name'}{tenant})"
+
+
+def describe(parser: Any, help_text: str, epilog: str) -> None:
+    """Give a subcommand's ``--help`` a wrapped description and examples kept as written."""
+    import argparse
+    import textwrap
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = textwrap.fill(help_text, 79)
+    parser.epilog = epilog

@@ -1,0 +1,115 @@
+"""``zoho_tokens purge``: delete stored tokens locally by criteria; Zoho is not called.
+
+Criteria are required (a bare ``purge`` deletes nothing) and combine with AND, so adding a
+criterion can only narrow what goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from zoho_tokens import services
+from zoho_tokens.management.subcommands._common import (
+    confirm,
+    database_error_message,
+    describe,
+    interactive,
+    label,
+)
+from zoho_tokens.models import ZohoToken
+
+HELP = (
+    "Delete stored tokens locally (no call to Zoho) by criteria: --invalid, --older-than, "
+    "--all; --dry-run lists what would go."
+)
+
+EPILOG = """\
+examples:
+  manage.py zoho_tokens purge --invalid --dry-run        list tokens Zoho rejected
+  manage.py zoho_tokens purge --invalid --yes            delete them
+  manage.py zoho_tokens purge --older-than 90 --yes      not saved or refreshed in 90 days
+  manage.py zoho_tokens purge --all --tenant acme --yes  every token of tenant acme
+
+--invalid and --older-than combine with AND. Purged tokens stay valid at Zoho until they
+expire or are revoked there; use 'revoke' to cut a connection off."""
+
+
+def _days(value: str) -> int:
+    days = int(value)
+    if days < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 day")
+    return days
+
+
+def add_arguments(parser: Any) -> None:
+    describe(parser, HELP, EPILOG)
+    parser.add_argument(
+        "--invalid", action="store_true", help="tokens whose refresh token Zoho rejected"
+    )
+    parser.add_argument(
+        "--older-than",
+        type=_days,
+        metavar="DAYS",
+        help="tokens not saved or refreshed for DAYS days",
+    )
+    parser.add_argument("--all", action="store_true", help="every token (see --tenant)")
+    parser.add_argument("--tenant", help="only this tenant ('' for the default tenant)")
+    parser.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def handle(command: Any, options: dict[str, Any]) -> int:
+    try:
+        return _handle(command, options)
+    except DatabaseError as exc:
+        command.stderr.write(database_error_message(exc))
+        return 1
+
+
+def _handle(command: Any, options: dict[str, Any]) -> int:
+    criteria = options.get("invalid") or options.get("older_than") is not None
+    if not criteria and not options.get("all"):
+        command.stderr.write(
+            "refusing to purge without a criterion: pass --invalid, --older-than DAYS or --all"
+        )
+        return 1
+    if criteria and options.get("all"):
+        command.stderr.write("--all cannot be combined with --invalid or --older-than")
+        return 1
+    rows = ZohoToken.objects.all()
+    tenant = options.get("tenant")
+    if tenant is not None:
+        rows = rows.for_tenant(tenant)
+    if options.get("invalid"):
+        rows = rows.invalid()
+    if options.get("older_than") is not None:
+        rows = rows.filter(updated_at__lt=timezone.now() - dt.timedelta(days=options["older_than"]))
+    matched = list(rows.order_by("tenant", "user_name", "id"))
+    if options.get("dry_run"):
+        for row in matched:
+            command.stdout.write(f"would purge {label(row)}")
+        command.stdout.write(f"purge (dry run): {len(matched)} would be deleted, nothing changed")
+        return 0
+    if not matched:
+        command.stdout.write("purge: 0 tokens matched, nothing deleted")
+        return 0
+    if not options.get("yes"):
+        if not interactive():
+            command.stderr.write(
+                "refusing to purge without confirmation: no terminal to ask on, pass --yes "
+                "(or --dry-run to see what would go)"
+            )
+            return 1
+        for row in matched:
+            command.stdout.write(f"  {label(row)}")
+        if not confirm(command, f"Delete {len(matched)} token(s) here (Zoho is not told)?"):
+            command.stdout.write("purge: cancelled, nothing changed")
+            return 1
+    deleted = services.purge(rows, tenant=tenant or "", source="command")
+    command.stdout.write(f"purge: {len(deleted)} deleted")
+    return 0
