@@ -39,6 +39,9 @@ class Origin:
 
     source: str = "sdk"
     actor: Any = None
+    # What the operation is, where the store cannot tell by itself ("import": saved rows
+    # that carry an old grant token are not grant exchanges).
+    operation: str = ""
 
 
 _origin: contextvars.ContextVar[Origin] = contextvars.ContextVar(
@@ -52,11 +55,11 @@ def current_origin() -> Origin:
 
 
 @contextmanager
-def origin(source: str, actor: Any = None) -> Iterator[Origin]:
+def origin(source: str, actor: Any = None, operation: str = "") -> Iterator[Origin]:
     """Tag every store operation in the block with ``source`` and ``actor``."""
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
-    value = Origin(source=source, actor=actor)
+    value = Origin(source=source, actor=actor, operation=operation)
     token = _origin.set(value)
     try:
         yield value

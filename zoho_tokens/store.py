@@ -446,7 +446,11 @@ class DjangoTokenStore(TokenStore):
         row.save(force_insert=created, force_update=not created)
 
         refreshed = not created and new_access != old_access and new_refresh == old_refresh != ""
-        exchanged = bool(values["grant_token"]) and (created or new_refresh != old_refresh)
+        exchanged = (
+            bool(values["grant_token"])
+            and (created or new_refresh != old_refresh)
+            and signals.current_origin().operation != "import"
+        )
         _announce_save(row, created, refreshed, exchanged, replaced)
 
 
