@@ -206,11 +206,6 @@ def test_worker_processes_each_run_as_their_tenant(fake_zoho, sdk_settings, sdk_
     assert sorted(used) == sorted([rows["a"].access_token, rows["b"].access_token])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared-code bug: refresh.accounts_url_for prefers the SDK's process-wide "
-    "environment (left by the first use_zoho) over the token's own data center",
-)
 def test_refresh_and_revoke_go_to_the_tokens_own_data_center_after_use_zoho(
     fake_zoho, sdk_settings, settings
 ):

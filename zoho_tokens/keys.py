@@ -9,8 +9,8 @@ simply continues.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 

@@ -10,6 +10,11 @@ AND lease is free``); the others poll the row until its expiry changes. We use t
 every backend rather than ``select_for_update`` held across the HTTP call: it works the same on
 SQLite (which has no row locks), holds no database lock or connection-level transaction while
 Zoho answers, and a crashed worker's lease simply runs out.
+
+When Zoho answers "Access Denied" (too many refreshes), the lease is kept for
+``THROTTLE_BACKOFF_SECONDS`` under the owner ``"throttled"``: until it runs out no worker asks
+Zoho again (each would only prolong the block); they use the current access token while it is
+valid and otherwise get a clear error.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ logger = logging.getLogger("zoho_tokens")
 
 SDK_THRESHOLD_MS = 5000
 POLL_SECONDS = 0.05
+THROTTLE_BACKOFF_SECONDS = 60
+BACKOFF_OWNER = "throttled"
 
 
 def now_ms() -> int:
@@ -56,16 +63,28 @@ def ensure_fresh(row: ZohoToken) -> ZohoToken:
 
 
 def accounts_url_for(row: ZohoToken) -> str:
-    """The SDK's active environment, else ``ACCOUNTS_URL``, else the token's data center."""
+    """Where to refresh or revoke ``row``.
+
+    The SDK's active environment when it serves this token's api domain; else
+    ``ACCOUNTS_URL``; else the accounts server of the token's data center. The SDK's
+    environment is process-wide (or per thread after ``switch_user``), so in a multi-tenant
+    process it may belong to another tenant's data center: it is only trusted for tokens
+    of its own api domain.
+    """
     try:
         from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
 
         initializer = Initializer.get_initializer()
-        if initializer is not None and initializer.environment is not None:
-            return initializer.environment.accounts_url
+        environment = getattr(initializer, "environment", None)
+        if environment is not None and _same_domain(environment.url, row.api_domain):
+            return environment.accounts_url
     except Exception:  # noqa: S110 - an uninitialised SDK is a normal case here
         pass
     return accounts_base_url(data_center_of(row.api_domain))
+
+
+def _same_domain(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and str(a).rstrip("/").lower() == str(b).rstrip("/").lower()
 
 
 def _still_valid(row: ZohoToken) -> bool:
@@ -82,7 +101,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
     deadline = time.monotonic() + float(zoho_settings.REFRESH_WAIT_SECONDS)
     while True:
         if _acquire(row, seen_expiry, owner):
-            return _refresh_as_owner(row, owner)
+            return _refresh_as_owner(row, owner, force=force)
         current = ZohoToken.objects.filter(pk=row.pk).first()
         if current is None:
             raise TokenStoreError(f"Zoho token {row.pk} was deleted while refreshing")
@@ -92,6 +111,14 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
             raise TokenInvalidError(
                 f"Zoho token {row.pk} ({row.user_name}) is invalid "
                 f"(Zoho: {current.invalid_reason}); connect this user again"
+            )
+        if _backing_off(current):
+            if _still_valid(current) and not force:
+                return current
+            raise TokenStoreError(
+                f"Zoho is throttling refreshes of token {row.pk} (Zoho: Access Denied); not "
+                f"asking again for {(current.refresh_lease_until - now_ms()) // 1000 + 1} s. "
+                f"{accounts.Throttled.hint}"
             )
         if current.refresh_lease_until is None and not force:
             # The other worker finished without a new token (throttled or unreachable).
@@ -122,13 +149,29 @@ def _acquire(row: ZohoToken, seen_expiry: int | None, owner: str) -> bool:
     )
 
 
+def _backing_off(row: ZohoToken) -> bool:
+    return (
+        row.refresh_lease_owner == BACKOFF_OWNER
+        and row.refresh_lease_until is not None
+        and row.refresh_lease_until >= now_ms()
+    )
+
+
+def _hold_back(row: ZohoToken, owner: str) -> None:
+    """Keep the lease after "Access Denied", so nobody asks Zoho again for a while."""
+    ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(
+        refresh_lease_until=now_ms() + THROTTLE_BACKOFF_SECONDS * 1000,
+        refresh_lease_owner=BACKOFF_OWNER,
+    )
+
+
 def _release(row: ZohoToken, owner: str) -> None:
     ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(
         refresh_lease_until=None, refresh_lease_owner=""
     )
 
 
-def _refresh_as_owner(row: ZohoToken, owner: str) -> ZohoToken:
+def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> ZohoToken:
     from zoho_tokens.store import DjangoTokenStore
 
     try:
@@ -146,10 +189,13 @@ def _refresh_as_owner(row: ZohoToken, owner: str) -> ZohoToken:
             f"(Zoho: {exc.code}); the token is marked invalid: connect this user again"
         ) from None
     except accounts.ZohoError as exc:
-        _release(row, owner)
+        if isinstance(exc, accounts.Throttled):
+            _hold_back(row, owner)
+        else:
+            _release(row, owner)
         logger.warning("zoho_tokens: refresh of token %s failed: %s", row.pk, exc)
-        if _still_valid(row):
-            return row
+        if _still_valid(row) and not force:
+            return row  # the current access token still works; a forced refresh must say so
         raise TokenStoreError(f"refresh of Zoho token {row.pk} failed: {exc}; {exc.hint}") from None
 
     store = DjangoTokenStore(tenant=row.tenant, refresh_ahead=False)

@@ -13,9 +13,11 @@ Every call is one short transaction of one or two queries on Django's own connec
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
 from zohocrmsdk.src.com.zoho.api.authenticator.store.token_store import TokenStore
@@ -85,6 +87,41 @@ def _expiry(token: OAuthToken) -> int | None:
     if not 0 <= result < 2**62:
         raise TokenStoreError("expires_in is out of range for epoch milliseconds")
     return result
+
+
+_TOKEN_FIELDS = (
+    "id",
+    "user_signature",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "access_token",
+    "grant_token",
+    "expires_in",
+    "redirect_url",
+    "api_domain",
+)
+
+
+def _snapshot(token: OAuthToken) -> dict[str, Any]:
+    return {name: getattr(token, f"get_{name}")() for name in _TOKEN_FIELDS}
+
+
+def _restore(token: OAuthToken, snapshot: dict[str, Any]) -> None:
+    for name, value in snapshot.items():
+        getattr(token, f"set_{name}")(value)
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    """Deadlock, lock wait timeout or serialization failure: worth one more try."""
+    cause = exc.__cause__ or exc
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if code in ("40P01", "40001"):
+        return True
+    args = getattr(cause, "args", ())
+    if args and args[0] in (1213, 1205):
+        return True
+    return "database is locked" in str(cause)
 
 
 def _blank(value: str | None) -> str | None:
@@ -373,17 +410,36 @@ class DjangoTokenStore(TokenStore):
         return refresh.ensure_fresh(ZohoToken.objects.get(pk=row.pk))
 
     def _save_with_retry(self, token: OAuthToken) -> None:
-        # A concurrent writer may insert the same user name (or id) between our select and
-        # insert; the unique constraint refuses the second insert, and matching again then
-        # finds the other writer's row and updates it.
-        for attempt in range(3):
+        """Upsert, retrying the races a concurrent writer of the same user can cause.
+
+        - The unique constraint refuses our insert because another process inserted the
+          same user name (or id) after our select: matching again finds its row and updates
+          it.
+        - InnoDB deadlocks two ``SELECT ... FOR UPDATE`` that found nothing and then both
+          insert (gap locks); PostgreSQL may report a serialization failure: the loser
+          retries after a short random pause.
+
+        Each attempt starts from the token as the caller passed it (a failed attempt may
+        have given it a new id or filled fields from a row).
+        """
+        snapshot = _snapshot(token)
+        outer = transaction.get_connection(ZohoToken.objects.db).in_atomic_block
+        attempts = 5
+        for attempt in range(attempts):
             try:
-                with transaction.atomic():
+                with transaction.atomic(using=ZohoToken.objects.db):
                     self._upsert(token)
                 return
             except IntegrityError:
-                if attempt == 2:
+                if attempt == attempts - 1:
                     raise
+            except OperationalError as exc:
+                # InnoDB rolls back the whole transaction on a deadlock: inside a caller's
+                # transaction there is nothing left to retry in.
+                if not _is_transient(exc) or outer or attempt == attempts - 1:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # noqa: S311
+            _restore(token, snapshot)
 
     def _upsert(self, token: OAuthToken) -> None:
         tenant = self.tenant

@@ -1,0 +1,280 @@
+"""Child-process entry points for the multi-process tests and ``bench/bench_herd.py``.
+
+Run as ``python -m tests.workers <command> ...`` with ``DJANGO_SETTINGS_MODULE`` and
+``DATABASE_URL`` set. Every command is a real OS process with its own database connection,
+its own SDK initializer and its own HTTP client, as a web worker or Celery worker would be.
+
+Barrier protocol (so that all workers really start together, without sleeping on a clock):
+the worker prints ``ready`` once set up, then waits for a line on stdin. ``go`` runs one
+round and prints one JSON line; end of input exits. No secret is ever printed: access tokens
+are reported as their SHA-256 checksum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    import django
+
+    django.setup()
+
+
+def _rounds():
+    """Yield once per ``go`` line on stdin; stop at end of input."""
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "go":
+            yield
+        elif line.strip() == "quit":
+            return
+
+
+def _report(**values: Any) -> None:
+    print(json.dumps(values), flush=True)
+
+
+def _error(exc: BaseException) -> str:
+    """One safe line: exception type and message (our messages and the SDK's hold no secret)."""
+    message = getattr(exc, "error_message", None) or str(exc)
+    code = getattr(exc, "code", None)
+    text = f"{type(exc).__name__}: {code + ': ' if code else ''}{message}"
+    cause = getattr(exc, "cause", None) or exc.__cause__
+    if cause is not None:
+        text += f" (cause: {type(cause).__name__}: {cause})"
+    return text[:500]
+
+
+def _store(args: argparse.Namespace):
+    if args.store == "file":
+        from zohocrmsdk.src.com.zoho.api.authenticator.store.file_store import FileStore
+
+        return FileStore(args.file_path)
+    from zoho_tokens.store import DjangoTokenStore
+
+    return DjangoTokenStore()
+
+
+def _initialize(args: argparse.Namespace) -> None:
+    from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
+    from zohocrmsdk.src.com.zoho.crm.api.dc.data_center import DataCenter
+    from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
+    from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
+
+    Initializer.initializer = None
+    environment = DataCenter.Environment(
+        args.fake_url, args.fake_url + "/oauth/v2/token", args.fake_url
+    )
+    Initializer.initialize(
+        environment=environment,
+        token=OAuthToken(user_signature=UserSignature(args.user)),
+        store=_store(args),
+        resource_path=args.resource_path,
+    )
+
+
+def herd(args: argparse.Namespace) -> None:
+    """One CRM call through the real SDK per round (``GET /crm/v8/users``)."""
+    from zohocrmsdk.src.com.zoho.crm.api.users import UsersOperations
+    from zohocrmsdk.src.com.zoho.crm.api.users.response_wrapper import ResponseWrapper
+
+    if args.store == "django":
+        _setup_django()
+    initialized = False
+    if not args.init_each_round:
+        try:
+            _initialize(args)
+            initialized = True
+        except Exception as exc:
+            _report(ok=False, error="initialize: " + _error(exc))
+    for _ in _rounds():
+        try:
+            if args.init_each_round or not initialized:
+                _initialize(args)
+                initialized = True
+            response = UsersOperations().get_users()
+            body = response.get_object()
+            ok = response.get_status_code() == 200 and isinstance(body, ResponseWrapper)
+            error = "" if ok else f"HTTP {response.get_status_code()}: {_api_error(body)}"
+            _report(ok=ok, error=error)
+        except Exception as exc:
+            _report(ok=False, error=_error(exc))
+
+
+def _api_error(body: Any) -> str:
+    for getter in ("get_message", "get_code"):
+        method = getattr(body, getter, None)
+        if method is not None:
+            value = method()
+            return str(value.get_value() if hasattr(value, "get_value") else value)
+    return type(body).__name__
+
+
+def save(args: argparse.Namespace) -> None:
+    """Save a fresh OAuthToken for ``--user`` with this worker's own access token."""
+    _setup_django()
+    from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
+    from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
+
+    from zoho_tokens.store import DjangoTokenStore
+
+    for _ in _rounds():
+        try:
+            token = OAuthToken(
+                client_id="1000.CONCURRENT",
+                client_secret="concurrent-secret",
+                refresh_token=args.refresh_token,
+                user_signature=UserSignature(args.user),
+            )
+            token.set_access_token(args.access_token)
+            token.set_expires_in(str(args.expires_in))
+            token.set_api_domain("https://www.zohoapis.com")
+            DjangoTokenStore().save_token(token)
+            _report(ok=True, error="", id=token.get_id())
+        except Exception as exc:
+            _report(ok=False, error=_error(exc))
+
+
+def find(args: argparse.Namespace) -> None:
+    """``DjangoTokenStore().find_token`` by user name; prints the access token's checksum."""
+    _setup_django()
+    from django.db import connection
+    from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
+    from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
+
+    from zoho_tokens import crypto
+    from zoho_tokens.store import DjangoTokenStore
+
+    connection.ensure_connection()  # before the barrier: a round measures only the store
+    for _ in _rounds():
+        try:
+            token = OAuthToken(user_signature=UserSignature(args.user))
+            found = DjangoTokenStore().find_token(token)
+            _report(
+                ok=found is not None,
+                error="" if found is not None else "not found",
+                access_checksum=crypto.checksum(found.get_access_token()) if found else "",
+                expires_in=found.get_expires_in() if found else None,
+            )
+        except Exception as exc:
+            _report(ok=False, error=_error(exc))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.workers")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("herd", help="one CRM call through the SDK per round")
+    p.add_argument("--store", choices=["django", "file"], default="django")
+    p.add_argument("--file-path", help="CSV file of the SDK's FileStore (--store file)")
+    p.add_argument("--user", required=True)
+    p.add_argument("--fake-url", required=True)
+    p.add_argument("--resource-path", required=True)
+    p.add_argument("--init-each-round", action="store_true")
+    p.set_defaults(func=herd)
+
+    p = sub.add_parser("save", help="save a token for a user")
+    p.add_argument("--user", required=True)
+    p.add_argument("--access-token", required=True)
+    p.add_argument("--refresh-token", required=True)
+    p.add_argument("--expires-in", type=int, required=True)
+    p.set_defaults(func=save)
+
+    p = sub.add_parser("find", help="find_token by user name")
+    p.add_argument("--user", required=True)
+    p.set_defaults(func=find)
+
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)
+
+
+# -- parent side ---------------------------------------------------------------------------
+
+
+class Workers:
+    """Start ``n`` worker processes of one command and drive them round by round.
+
+    ``round()`` sends ``go`` to every worker at once (after all printed ``ready``) and returns
+    their JSON answers. Use as a context manager; stdin is closed and processes reaped at exit.
+    """
+
+    def __init__(self, n: int, argv: list[str], env: dict[str, str], timeout: float = 60) -> None:
+        import subprocess
+        from pathlib import Path
+
+        root = str(Path(__file__).resolve().parent.parent)
+        full_env = {**os.environ, **env, "PYTHONPATH": root}
+        self.timeout = timeout
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.workers", *argv],
+                cwd=root,
+                env=full_env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+            )
+            for _ in range(n)
+        ]
+
+    def __enter__(self) -> Workers:
+        self.early: list[dict[str, Any]] = []
+        for proc in self.procs:
+            while True:
+                line = self._readline(proc)
+                if line == "ready":
+                    break
+                self.early.append(json.loads(line))
+        return self
+
+    def _readline(self, proc: Any) -> str:
+        import select
+
+        ready, _, _ = select.select([proc.stdout], [], [], self.timeout)
+        line = proc.stdout.readline() if ready else ""
+        if not line:
+            proc.kill()
+            raise RuntimeError(f"worker {proc.pid} died or hung: {proc.stderr.read()[-2000:]}")
+        return line.strip()
+
+    def send(self, proc: Any) -> None:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+
+    def read(self, proc: Any) -> dict[str, Any]:
+        return json.loads(self._readline(proc))
+
+    def round(self) -> list[dict[str, Any]]:
+        for proc in self.procs:
+            self.send(proc)
+        return [self.read(proc) for proc in self.procs]
+
+    def __exit__(self, *exc: Any) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except Exception:
+                proc.kill()
+            proc.stdout.close()
+            proc.stderr.close()
+
+
+if __name__ == "__main__":
+    main()
