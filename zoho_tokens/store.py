@@ -308,19 +308,8 @@ class DjangoTokenStore(TokenStore):
     @staticmethod
     def _new_token() -> OAuthToken:
         token = object.__new__(OAuthToken)
-        for setter in (
-            "id",
-            "user_signature",
-            "client_id",
-            "client_secret",
-            "refresh_token",
-            "access_token",
-            "grant_token",
-            "redirect_url",
-            "expires_in",
-            "api_domain",
-        ):
-            getattr(token, f"set_{setter}")(None)
+        for name in _TOKEN_FIELDS:
+            getattr(token, f"set_{name}")(None)
         token._OAuthToken__find_user = True
         return token
 

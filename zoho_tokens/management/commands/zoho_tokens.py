@@ -13,6 +13,9 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+
+from zoho_tokens.management.subcommands._common import database_error_message
 
 SUBCOMMANDS = {
     "list": "list_",
@@ -48,6 +51,11 @@ class Command(BaseCommand):
         module = _module(options["subcommand"])
         if module is None:
             raise CommandError(f"unknown subcommand {options['subcommand']!r}")
-        code = module.handle(self, options)
+        try:
+            code = module.handle(self, options)
+        except DatabaseError as exc:
+            # One line for every subcommand; the driver's message may quote values.
+            self.stderr.write(database_error_message(exc))
+            code = 1
         if code:
             sys.exit(code)

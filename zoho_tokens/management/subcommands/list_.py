@@ -6,10 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from django.db import DatabaseError
-
 from zoho_tokens.management.subcommands._common import (
-    database_error_message,
     expiry_text,
     token_summary,
 )
@@ -31,11 +28,7 @@ def handle(command: Any, options: dict[str, Any]) -> int:
     rows = ZohoToken.objects.order_by("tenant", "user_name", "id")
     if options.get("tenant") is not None:
         rows = rows.for_tenant(options["tenant"])
-    try:
-        rows = list(rows)
-    except DatabaseError as exc:
-        command.stderr.write(database_error_message(exc))
-        return 1
+    rows = list(rows)
     statuses = Counter(row.status() for row in rows)
     summary = f"{len(rows)} token{'s' if len(rows) != 1 else ''}" + (
         " (" + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) + ")"

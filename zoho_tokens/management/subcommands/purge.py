@@ -10,13 +10,11 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from django.db import DatabaseError
 from django.utils import timezone
 
 from zoho_tokens import services
 from zoho_tokens.management.subcommands._common import (
     confirm,
-    database_error_message,
     describe,
     interactive,
     label,
@@ -64,14 +62,6 @@ def add_arguments(parser: Any) -> None:
 
 
 def handle(command: Any, options: dict[str, Any]) -> int:
-    try:
-        return _handle(command, options)
-    except DatabaseError as exc:
-        command.stderr.write(database_error_message(exc))
-        return 1
-
-
-def _handle(command: Any, options: dict[str, Any]) -> int:
     criteria = options.get("invalid") or options.get("older_than") is not None
     if not criteria and not options.get("all"):
         command.stderr.write(

@@ -10,12 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db import DatabaseError
 from django.db.models import Q
 
 from zoho_tokens import services
 from zoho_tokens.management.subcommands._common import (
-    database_error_message,
     describe,
     expiry_text,
     label,
@@ -79,14 +77,6 @@ def _select(command: Any, options: dict[str, Any]) -> tuple[list[ZohoToken], lis
 
 
 def handle(command: Any, options: dict[str, Any]) -> int:
-    try:
-        return _handle(command, options)
-    except DatabaseError as exc:
-        command.stderr.write(database_error_message(exc))
-        return 1
-
-
-def _handle(command: Any, options: dict[str, Any]) -> int:
     selected = _select(command, options)
     if selected is None:
         return 1

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import DatabaseError
-
 from zoho_tokens import services
 from zoho_tokens.management.subcommands._common import (
     confirm,
-    database_error_message,
     describe,
     interactive,
     label,
@@ -40,14 +37,6 @@ def add_arguments(parser: Any) -> None:
 
 
 def handle(command: Any, options: dict[str, Any]) -> int:
-    try:
-        return _handle(command, options)
-    except DatabaseError as exc:
-        command.stderr.write(database_error_message(exc))
-        return 1
-
-
-def _handle(command: Any, options: dict[str, Any]) -> int:
     ids = list(dict.fromkeys(options["ids"]))
     rows = {row.pk: row for row in ZohoToken.objects.filter(pk__in=ids)}
     missing = [token_id for token_id in ids if token_id not in rows]
