@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.db import DatabaseError
-
 from zoho_tokens.keys import rotate_keys
 
 HELP = (
@@ -39,13 +37,7 @@ def handle(command: Any, options: dict[str, Any]) -> int:
             if done == total:
                 sys.stderr.write("\n")
 
-    try:
-        result = rotate_keys(batch_size=batch, progress=progress)
-    except DatabaseError as exc:
-        command.stderr.write(
-            f"rotate-keys failed: database error ({type(exc).__name__}); is the database migrated?"
-        )
-        return 1
+    result = rotate_keys(batch_size=batch, progress=progress)
     command.stdout.write(
         f"rotate-keys: {result.rows} tokens checked, {result.values} values re-encrypted "
         f"with the first key, {len(result.failed)} unreadable."
