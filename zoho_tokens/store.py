@@ -17,7 +17,7 @@ import random
 import time
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connections, transaction
 from django.db.models import Q
 from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
 from zohocrmsdk.src.com.zoho.api.authenticator.store.token_store import TokenStore
@@ -199,8 +199,6 @@ def _leaves(query: Q) -> list[tuple[str, Any]]:
 
 def lookup(tenant: str, query: Q) -> list[StoredRow]:
     """Rows of ``tenant`` matching ``query`` (oldest first, at most 5), via cached SQL."""
-    from django.db import connections
-
     alias = ZohoToken.objects.db
     leaves = _leaves(query)
     shape = (alias, query.connector, tuple(name for name, _ in leaves))
