@@ -60,21 +60,10 @@ from zohocrmsdk.src.com.zoho.api.authenticator.store.file_store import FileStore
 from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature  # noqa: E402
 
 from zoho_tokens import crypto  # noqa: E402
-from zoho_tokens.models import TokenAuditEvent, ZohoToken  # noqa: E402
+from zoho_tokens.models import SDK_COLUMNS, TokenAuditEvent, ZohoToken  # noqa: E402
 from zoho_tokens.store import DjangoTokenStore  # noqa: E402
 
-COLUMNS = [
-    "id",
-    "user_name",
-    "client_id",
-    "client_secret",
-    "refresh_token",
-    "access_token",
-    "grant_token",
-    "expiry_time",
-    "redirect_url",
-    "api_domain",
-]
+COLUMNS = list(SDK_COLUMNS)
 FAR = str(int(time.time() * 1000) + 3600 * 1000 * 24 * 365)
 
 

@@ -130,17 +130,7 @@ def write_kaizen(path: Path, conns: list[dict], *, api_domain: bool = True) -> N
     db.close()
 
 
-FIELDS_AFTER_ID = (
-    "user_name",
-    "client_id",
-    "client_secret",
-    "refresh_token",
-    "access_token",
-    "grant_token",
-    "expiry_time",
-    "redirect_url",
-    "api_domain",
-)
+FIELDS_AFTER_ID = FIELDS[1:]
 
 
 def call_crm_as(user_name: str, zoho_env, resource_path: str, tenant: str | None = None) -> str:

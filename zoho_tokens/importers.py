@@ -30,22 +30,11 @@ from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
 
 from zoho_tokens import audit, crypto, signals
 from zoho_tokens.exceptions import TokenDecryptionError, TokenStoreError
-from zoho_tokens.models import ZohoToken, generate_id
+from zoho_tokens.models import SDK_COLUMNS, ZohoToken, generate_id
 from zoho_tokens.store import DjangoTokenStore
 
 #: The SDK's column order (FileStore positions, DBStore columns).
-FIELDS = (
-    "id",
-    "user_name",
-    "client_id",
-    "client_secret",
-    "refresh_token",
-    "access_token",
-    "grant_token",
-    "expiry_time",
-    "redirect_url",
-    "api_domain",
-)
+FIELDS = SDK_COLUMNS
 #: FileStore's header line as the SDK writes it (``Constants.REDIRECT_URI`` is "redirect_uri").
 FILESTORE_HEADER = (*FIELDS[:8], "redirect_uri", "api_domain")
 TOKEN_FIELDS = ("refresh_token", "access_token", "grant_token")

@@ -18,6 +18,20 @@ from django.utils.translation import gettext_lazy as _
 from zoho_tokens import crypto
 from zoho_tokens.exceptions import TokenDecryptionError
 
+#: The SDK's token columns, in its order (FileStore CSV positions, DBStore table columns).
+SDK_COLUMNS = (
+    "id",
+    "user_name",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "access_token",
+    "grant_token",
+    "expiry_time",
+    "redirect_url",
+    "api_domain",
+)
+
 
 def generate_id() -> str:
     """A numeric string id, unique across processes without coordination.

@@ -25,7 +25,7 @@ from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
 
 from zoho_tokens import audit, crypto, refresh, signals
 from zoho_tokens.exceptions import TokenStoreError
-from zoho_tokens.models import ZohoToken, generate_id
+from zoho_tokens.models import SDK_COLUMNS, ZohoToken, generate_id
 from zoho_tokens.tenancy import current_tenant
 
 # OAuthToken attribute -> (getter, setter, model field, max length or None for encrypted text)
@@ -134,16 +134,7 @@ def _blank(value: str | None) -> str | None:
 # placeholders and then executed directly; rows are light objects that decrypt on access.
 
 _COLUMNS = (
-    "id",
-    "user_name",
-    "client_id",
-    "client_secret",
-    "refresh_token",
-    "access_token",
-    "grant_token",
-    "expiry_time",
-    "redirect_url",
-    "api_domain",
+    *SDK_COLUMNS,
     "access_token_checksum",
     "refresh_token_checksum",
     "grant_token_checksum",
