@@ -5,6 +5,7 @@ Every name is optional; a ``.env`` file next to manage.py is read when present.
 
 from pathlib import Path
 
+import django
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -69,13 +70,21 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # failing with "database is locked" when several processes share the file.
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("timeout", 20)
-    _db["OPTIONS"].setdefault(
-        "init_command",
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
-    )
-    # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue on
-    # the busy timeout instead of one failing when it upgrades from reading to writing.
-    _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    _pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+    if django.VERSION >= (5, 1):
+        _db["OPTIONS"].setdefault("init_command", _pragmas)
+        # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue
+        # on the busy timeout instead of one failing when it upgrades from reading to writing.
+        _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    else:  # Django 4.2: no init_command/transaction_mode options for SQLite yet
+        from django.db.backends.signals import connection_created
+
+        def _sqlite_pragmas(sender, connection, **kwargs):
+            if connection.vendor == "sqlite":
+                for pragma in filter(None, (p.strip() for p in _pragmas.split(";"))):
+                    connection.connection.execute(pragma)
+
+        connection_created.connect(_sqlite_pragmas, dispatch_uid="zoho_tokens_demo_sqlite")
     # Tests use a file, not :memory:, so that the multi-process tests share the database.
     _db.setdefault("TEST", {}).setdefault(
         "NAME", env("ZOHO_TOKENS_TEST_SQLITE_FILE", default=str(BASE_DIR / "test-db.sqlite3"))
