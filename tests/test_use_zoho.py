@@ -218,3 +218,13 @@ def test_refresh_and_revoke_go_to_the_tokens_own_data_center_after_use_zoho(
     eu_row = ZohoTokenFactory(tenant="b", api_domain="https://www.zohoapis.eu")
 
     assert refresh.accounts_url_for(eu_row).startswith("https://accounts.zoho.eu")
+
+
+def test_use_zoho_gives_the_sdk_our_http_timeout(fake_zoho, sdk_settings, settings):
+    from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
+
+    settings.ZOHO_TOKENS = {**sdk_settings, "HTTP_TIMEOUT": 3}
+    connect(fake_zoho, "t", "tim@t.example", "700000009")
+    with use_zoho(tenant="t"):
+        config = Initializer.get_initializer().sdk_config
+        assert (config.get_read_timeout(), config.get_connect_timeout()) == (3.0, 3.0)

@@ -122,6 +122,7 @@ def _activate(environment: DataCenter.Environment, token: OAuthToken) -> None:
                 environment,
                 token,
                 store=DjangoTokenStore(),
+                sdk_config=sdk_config(),
                 resource_path=_resource_path(),
             )
             # Pin this thread to it: another thread may re-initialise the process-wide one.
@@ -135,13 +136,19 @@ def _activate(environment: DataCenter.Environment, token: OAuthToken) -> None:
     # token id up there. Do what switch_user does, with our store.
     initializer = Initializer()
     initializer.environment = environment
-    initializer.sdk_config = base.sdk_config or SDKConfig()
+    initializer.sdk_config = base.sdk_config or sdk_config()
     initializer.store = DjangoTokenStore()
     initializer.resource_path = base.resource_path or _resource_path()
     initializer.request_proxy = base.request_proxy
     initializer.token = token
     Initializer.LOCAL.init = initializer
     token.generate_token()
+
+
+def sdk_config() -> SDKConfig:
+    """The SDK's config with ``HTTP_TIMEOUT`` on its API calls (the SDK has none by default)."""
+    timeout = float(zoho_settings.HTTP_TIMEOUT)
+    return SDKConfig(read_timeout=timeout, connect_timeout=timeout)
 
 
 def _follows_tenant(store: object) -> bool:
