@@ -279,3 +279,10 @@ def test_repr_and_str_hide_secrets():
     )
     assert "1000.abcdefabcdef" not in repr(row) + str(row)
     assert row.masked("access_token") == "1000.…1234"
+
+
+def test_zoho_answers_do_not_show_tokens_in_repr():
+    from zoho_tokens.accounts import TokenResponse
+
+    answer = TokenResponse("1000.access-secret", 1, "1000.refresh-secret", "https://x")
+    assert "secret" not in repr(answer)

@@ -7,7 +7,7 @@ result or one of the ``ZohoError`` subclasses below, whose messages never contai
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -73,9 +73,11 @@ class UnexpectedAnswer(ZohoError):
 
 @dataclass
 class TokenResponse:
-    access_token: str
+    """Zoho's answer to an exchange or refresh; its ``repr`` shows no token."""
+
+    access_token: str = field(repr=False)
     expiry_time: int  # epoch milliseconds
-    refresh_token: str | None
+    refresh_token: str | None = field(repr=False)
     api_domain: str | None
 
 

@@ -86,3 +86,24 @@ def describe(parser: Any, help_text: str, epilog: str) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = textwrap.fill(help_text, 79)
     parser.epilog = epilog
+
+
+def progress_bar() -> Any:
+    """A ``progress(done, total)`` callback drawing a bar on stderr, or None off a terminal."""
+    stream = sys.stderr
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty:
+        return None
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total if total else width
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return progress

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import DatabaseError
-
 from zoho_tokens import importers
-from zoho_tokens.management.subcommands._common import database_error_message, describe
+from zoho_tokens.management.subcommands._common import describe
 
 HELP = (
     "Write a tenant's tokens to a CSV file the SDK's FileStore reads (to roll back). The "
@@ -46,9 +44,6 @@ def handle(command: Any, options: dict[str, Any]) -> int:
         )
     except importers.ExportError as exc:
         command.stderr.write(f"export failed: {exc}")
-        return 1
-    except DatabaseError as exc:
-        command.stderr.write(f"export failed: {database_error_message(exc)}")
         return 1
     command.stderr.write(
         f"WARNING: {result.path} holds {result.count} Zoho OAuth connection(s) IN CLEAR TEXT: "

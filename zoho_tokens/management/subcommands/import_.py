@@ -7,13 +7,10 @@ are named by their position in the source, their id and their user name.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from django.db import DatabaseError
-
 from zoho_tokens import importers
-from zoho_tokens.management.subcommands._common import database_error_message, describe
+from zoho_tokens.management.subcommands._common import describe, progress_bar
 
 HELP = (
     "Import tokens from the SDK's FileStore CSV, its DBStore MySQL table or a SQLite file "
@@ -62,26 +59,6 @@ def add_arguments(parser: Any) -> None:
     )
 
 
-def _progress_bar(command: Any) -> Any:
-    stream = sys.stderr
-    try:
-        tty = stream.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    if not tty:
-        return None
-
-    def progress(done: int, total: int) -> None:
-        width = 30
-        filled = width * done // total if total else width
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done == total:
-            stream.write("\n")
-        stream.flush()
-
-    return progress
-
-
 def _row_label(outcome: importers.RowOutcome) -> str:
     row = outcome.row
     who = row.user_name or "no user name"
@@ -101,13 +78,10 @@ def handle(command: Any, options: dict[str, Any]) -> int:
             tenant=options.get("tenant") or "",
             on_conflict=options.get("on_conflict") or "skip",
             dry_run=dry_run,
-            progress=_progress_bar(command),
+            progress=progress_bar(),
         )
     except importers.ImportSourceError as exc:
         command.stderr.write(f"import failed: {exc}")
-        return 1
-    except DatabaseError as exc:
-        command.stderr.write(f"import failed: {database_error_message(exc)}")
         return 1
 
     for outcome in result.outcomes:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from zoho_tokens.keys import rotate_keys
+from zoho_tokens.management.subcommands._common import progress_bar
 
 HELP = (
     "Re-encrypt every stored token with the first key of ZOHO_TOKENS['ENCRYPTION_KEYS']. "
@@ -25,19 +25,7 @@ def handle(command: Any, options: dict[str, Any]) -> int:
     if batch < 1:
         command.stderr.write("--batch-size must be at least 1")
         return 1
-    tty = (hasattr(command.stderr, "isatty") and command.stderr.isatty()) or sys.stderr.isatty()
-
-    def progress(done: int, total: int) -> None:
-        if tty and total:
-            width = 30
-            filled = width * done // total
-            bar = "#" * filled + "." * (width - filled)
-            sys.stderr.write(f"\r[{bar}] {done}/{total}")
-            sys.stderr.flush()
-            if done == total:
-                sys.stderr.write("\n")
-
-    result = rotate_keys(batch_size=batch, progress=progress)
+    result = rotate_keys(batch_size=batch, progress=progress_bar())
     command.stdout.write(
         f"rotate-keys: {result.rows} tokens checked, {result.values} values re-encrypted "
         f"with the first key, {len(result.failed)} unreadable."
