@@ -13,9 +13,8 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -24,55 +23,55 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from zoho_tokens import services
-from zoho_tokens.conf import DATA_CENTERS, data_center_of, zoho_settings
-from zoho_tokens.exceptions import TokenStoreError
+from zoho_tokens.datacenters import DATA_CENTERS, data_center_of
+from zoho_tokens.exceptions import ZohoTokensError
 from zoho_tokens.forms import ConnectForm
-from zoho_tokens.models import TokenAuditEvent, ZohoToken
+from zoho_tokens.models import (
+    TokenAuditEvent,
+    TokenStatus,
+    ZohoToken,
+    ZohoTokenQuerySet,
+    now_ms,
+)
 
-STATUS_LABELS = dict(ZohoToken.STATUS_CHOICES)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+STATUS_COLOURS = {
+    TokenStatus.ACTIVE: "#2e7d32",
+    TokenStatus.EXPIRING: "#b26a00",
+    TokenStatus.EXPIRED: "#1565c0",
+    TokenStatus.BACKING_OFF: "#6a1b9a",
+    TokenStatus.INVALID: "#c62828",
+    TokenStatus.UNREADABLE: "#c62828",
+}
 
 
 class StatusFilter(admin.SimpleListFilter):
-    """The four states of ``ZohoToken.status()``, as ORM conditions on plain columns."""
+    """``TokenStatus``, filtered on the ``with_status()`` annotation (the one status rule)."""
 
     title = _("status")
     parameter_name = "status"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return list(ZohoToken.STATUS_CHOICES)
+        return list(TokenStatus.choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
         value = self.value()
         if not value:
             return None
-        now = _now_ms()
-        window = max(zoho_settings.REFRESH_AHEAD_SECONDS, 300) * 1000
-        valid = Q(invalid_reason="")
-        gone = Q(expiry_time__isnull=True) | Q(expiry_time__lte=now)
-        refreshable = ~Q(refresh_token_checksum="")
-        if value == ZohoToken.STATUS_INVALID:
-            return queryset.filter(~valid | (gone & ~refreshable))
-        if value == ZohoToken.STATUS_EXPIRED:
-            return queryset.filter(valid & gone & refreshable)
-        if value == ZohoToken.STATUS_EXPIRING:
-            return queryset.filter(valid, expiry_time__gt=now, expiry_time__lte=now + window)
-        if value == ZohoToken.STATUS_ACTIVE:
-            return queryset.filter(valid, expiry_time__gt=now + window)
-        return queryset.none()
+        if value not in TokenStatus.values:
+            return queryset.none()
+        return cast(ZohoTokenQuerySet, queryset).with_status().filter(token_status=value)
 
 
 def _data_center_q(name: str) -> Q:
-    suffix = "." + DATA_CENTERS[name]["api"]
+    suffix = "." + DATA_CENTERS[name].api_suffix
     return Q(api_domain__iendswith=suffix) | Q(api_domain__icontains=suffix + "/")
 
 
@@ -105,6 +104,33 @@ class DataCenterFilter(admin.SimpleListFilter):
         return queryset.none()
 
 
+# The token page: only these names are ever rendered; the secret, checksum and lease
+# columns are not among them.
+DETAIL_FIELDSETS: list[tuple[Any, dict[str, list[str]]]] = [
+    (
+        None,
+        {"fields": ["id", "tenant_display", "user_name", "status_display", "invalid_reason"]},
+    ),
+    (
+        _("Secrets (masked)"),
+        {
+            "fields": [
+                "client_id",
+                "client_secret_display",
+                "refresh_token_display",
+                "access_token_display",
+                "grant_token_display",
+            ]
+        },
+    ),
+    (
+        _("Zoho"),
+        {"fields": ["api_domain", "data_center", "expiry_display", "redirect_url"]},
+    ),
+    (_("History"), {"fields": ["created_at", "updated_at", "invalidated_at"]}),
+]
+
+
 @admin.register(ZohoToken)
 class ZohoTokenAdmin(admin.ModelAdmin):
     list_display = [
@@ -121,32 +147,8 @@ class ZohoTokenAdmin(admin.ModelAdmin):
     search_fields = ["user_name", "tenant"]
     list_per_page = 50
     actions = ["revoke_selected", "purge_selected"]
-    # Only these names are ever rendered on the view page; the secret, checksum and lease
-    # columns are not among them.
-    fieldsets = [
-        (
-            None,
-            {"fields": ["id", "tenant_display", "user_name", "status_display", "invalid_reason"]},
-        ),
-        (
-            _("Secrets (masked)"),
-            {
-                "fields": [
-                    "client_id",
-                    "client_secret_display",
-                    "refresh_token_display",
-                    "access_token_display",
-                    "grant_token_display",
-                ]
-            },
-        ),
-        (
-            _("Zoho"),
-            {"fields": ["api_domain", "data_center", "expiry_display", "redirect_url"]},
-        ),
-        (_("History"), {"fields": ["created_at", "updated_at", "invalidated_at"]}),
-    ]
-    readonly_fields = [name for _title, opts in fieldsets for name in opts["fields"]]
+    fieldsets = DETAIL_FIELDSETS  # type: ignore[assignment]
+    readonly_fields = [name for _title, opts in DETAIL_FIELDSETS for name in opts["fields"]]
     exclude = [
         "client_secret",
         "refresh_token",
@@ -170,7 +172,7 @@ class ZohoTokenAdmin(admin.ModelAdmin):
         return row.email
 
     @admin.display(description=_("tenant"), ordering="tenant")
-    def tenant_display(self, row: ZohoToken) -> str:
+    def tenant_display(self, row: ZohoToken) -> Any:
         return row.tenant or _("(default)")
 
     @admin.display(description=_("data center"), ordering="api_domain")
@@ -184,17 +186,11 @@ class ZohoTokenAdmin(admin.ModelAdmin):
     @admin.display(description=_("status"))
     def status_display(self, row: ZohoToken) -> str:
         status = row.status()
-        colour = {
-            ZohoToken.STATUS_ACTIVE: "#2e7d32",
-            ZohoToken.STATUS_EXPIRING: "#b26a00",
-            ZohoToken.STATUS_EXPIRED: "#1565c0",
-            ZohoToken.STATUS_INVALID: "#c62828",
-        }[status]
         label = format_html(
             '<strong class="zt-status zt-{}" style="color:{}">{}</strong>',
-            status,
-            colour,
-            STATUS_LABELS[status],
+            status.value,
+            STATUS_COLOURS[status],
+            status.label,
         )
         if row.invalid_reason:
             return format_html("{}<br><small>{}</small>", label, row.invalid_reason)
@@ -205,7 +201,7 @@ class ZohoTokenAdmin(admin.ModelAdmin):
         if row.expiry_time is None:
             return "—"
         when = localtime(datetime.fromtimestamp(row.expiry_time / 1000, tz=UTC))
-        left = row.expiry_time - _now_ms()
+        left = row.expiry_time - now_ms()
         minutes = int(abs(left) // 60000)
         if left > 0:
             relative = ngettext("in %(n)d min", "in %(n)d min", minutes) % {"n": minutes}
@@ -247,16 +243,16 @@ class ZohoTokenAdmin(admin.ModelAdmin):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.purge_{opts.model_name}")
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return cast(ZohoTokenQuerySet, super().get_queryset(request)).with_status()
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         raise PermissionDenied  # unreachable by construction; never save an admin form
 
     # -- "Add" is "Connect with a grant token" ----------------------------------------------
 
+    @method_decorator(sensitive_post_parameters("grant_token", "client_secret"))
+    @method_decorator(sensitive_variables("data"))
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
@@ -276,7 +272,7 @@ class ZohoTokenAdmin(admin.ModelAdmin):
                     source="admin",
                     actor=request.user,
                 )
-            except services.ServiceError as exc:
+            except ZohoTokensError as exc:
                 form.add_error(None, str(exc))
             else:
                 self.log_addition(request, row, [{"added": {}}])
@@ -309,32 +305,24 @@ class ZohoTokenAdmin(admin.ModelAdmin):
     @admin.action(description=_("Revoke at Zoho and delete"), permissions=["revoke"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         """Revoke each refresh token at Zoho, delete the ones Zoho no longer honours."""
-        outcomes: list[tuple[str, bool, str]] = []
-        for row in queryset:
-            label = row.user_name or row.pk
-            try:
-                result = services.revoke(row, source="admin", actor=request.user)
-            except (services.ServiceError, TokenStoreError) as exc:
-                # e.g. the refresh token cannot be decrypted: keep the row, say why.
-                text = exc.error_message if isinstance(exc, TokenStoreError) else str(exc)
-                outcomes.append((label, False, f"kept: {text}"))
-            else:
-                outcomes.append((label, result.ok, result.message))
-        if not outcomes:
+        report = services.revoke_tokens(queryset, source="admin", actor=request.user)
+        if not report.outcomes:
             return
-        done = sum(1 for _label, ok, _msg in outcomes if ok)
-        if done == len(outcomes):
+        total = len(report.outcomes)
+        if report.revoked == total:
             level = messages.SUCCESS
-        elif done:
+        elif report.revoked:
             level = messages.WARNING
         else:
             level = messages.ERROR
         headline = ngettext(
             "Revoked %(done)d of %(total)d Zoho token:",
             "Revoked %(done)d of %(total)d Zoho tokens:",
-            len(outcomes),
-        ) % {"done": done, "total": len(outcomes)}
-        lines = format_html_join("", "<br>{}: {}", ((lbl, msg) for lbl, _ok, msg in outcomes))
+            total,
+        ) % {"done": report.revoked, "total": total}
+        lines = format_html_join(
+            "", "<br>{}: {}", ((o.user_name, o.message) for o in report.outcomes)
+        )
         self.message_user(request, format_html("{}{}", headline, lines), level)
 
     @admin.action(description=_("Purge (delete locally)"), permissions=["purge"])

@@ -9,10 +9,15 @@ written by the default signal receivers (connected in ``AppConfig.ready()``), af
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
+
+from django.core.signals import setting_changed
+from django.dispatch import Signal, receiver
 
 from zoho_tokens import signals
 from zoho_tokens.conf import zoho_settings
+from zoho_tokens.models import TokenAuditEvent
 
 logger = logging.getLogger("zoho_tokens.audit")
 
@@ -45,14 +50,12 @@ def record(
     """Write one audit row (in the caller's transaction) unless ``AUDIT_LOG`` is off."""
     if not zoho_settings.AUDIT_LOG:
         return
-    from zoho_tokens.models import TokenAuditEvent
-
     origin = signals.current_origin()
     if token is not None:
         token_id, user_name, tenant = token.pk, token.user_name, token.tenant
     safe = {k: v for k, v in (detail or {}).items() if k in SAFE_DETAIL_KEYS}
     TokenAuditEvent.objects.create(
-        action=action,
+        action=str(action),
         token_id=token_id or "",
         user_name=user_name or "",
         tenant=tenant or "",
@@ -113,7 +116,7 @@ def on_tokens_purged(
     _log("purged", None, actor=actor, source=source, count=count, token_ids=token_ids)
 
 
-RECEIVERS = [
+RECEIVERS: list[tuple[Signal, Callable[..., None]]] = [
     (signals.token_saved, on_token_saved),
     (signals.token_refreshed, on_token_refreshed),
     (signals.grant_exchanged, on_grant_exchanged),
@@ -125,9 +128,16 @@ RECEIVERS = [
 
 def connect() -> None:
     """Connect or disconnect the default receivers according to ``AUDIT_LOG``."""
-    for signal, receiver in RECEIVERS:
-        uid = f"zoho_tokens.audit.{receiver.__name__}"
+    for signal, handler in RECEIVERS:
+        uid = f"zoho_tokens.audit.{handler.__name__}"
         if zoho_settings.AUDIT_LOG:
-            signal.connect(receiver, dispatch_uid=uid)
+            signal.connect(handler, dispatch_uid=uid)
         else:
             signal.disconnect(dispatch_uid=uid)
+
+
+@receiver(setting_changed)
+def _audit_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    # conf's receiver (connected first: this module imports conf) has dropped its cache.
+    if setting == "ZOHO_TOKENS":
+        connect()

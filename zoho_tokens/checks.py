@@ -1,85 +1,190 @@
-"""System checks for misconfiguration that would otherwise show up as lost tokens later."""
+"""System checks for misconfiguration that would otherwise show up as lost tokens later.
+
+Check ids are named constants (as django-axes does), so code and tests never spell them.
+Each check reads the raw setting (``zoho_settings.raw``): a wrong value is reported here
+instead of failing at its first use.
+"""
 
 from __future__ import annotations
 
-import importlib.util
+from importlib import metadata
 from typing import Any
 
+from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import DatabaseError, connections, router
+from django.utils.module_loading import import_string
 
-from zoho_tokens.conf import DATA_CENTERS, ENVIRONMENTS, zoho_settings
+from zoho_tokens import collation, crypto
+from zoho_tokens.conf import key_list, zoho_settings
+from zoho_tokens.datacenters import DATA_CENTERS, ENVIRONMENTS
+from zoho_tokens.exceptions import ConfigurationError
+from zoho_tokens.models import ZohoToken, token_db
+from zoho_tokens.zohosdk import AVAILABLE as SDK_AVAILABLE
+from zoho_tokens.zohosdk import SDK_DISTRIBUTIONS
+
+
+class CheckId:
+    INVALID_ENCRYPTION_KEY = "zoho_tokens.E001"
+    NO_ENCRYPTION_KEY = "zoho_tokens.E002"
+    SDK_MISSING = "zoho_tokens.E003"
+    UNKNOWN_DATA_CENTER = "zoho_tokens.E004"
+    UNKNOWN_ENVIRONMENT = "zoho_tokens.E005"
+    REFRESH_AHEAD_TOO_SMALL = "zoho_tokens.E006"
+    UNKNOWN_DATABASE = "zoho_tokens.E007"
+    SEVERAL_SDK_MAJORS = "zoho_tokens.E008"
+    IDENTITY_COLLATION = "zoho_tokens.E010"
+    INSECURE_SECRET_KEY = "zoho_tokens.E011"
+    INVALID_CONNECT_PERMISSION = "zoho_tokens.E012"
+    DERIVED_ENCRYPTION_KEY = "zoho_tokens.W001"
+    READS_ROUTED_ELSEWHERE = "zoho_tokens.W002"
+    ROWS_ON_DERIVED_KEY = "zoho_tokens.W010"
+    UNREADABLE_ROWS = "zoho_tokens.W011"
+    NO_KEY_AT_ALL = "zoho_tokens.W012"
 
 
 @register(Tags.security, deploy=False)
-def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list:
-    from cryptography.fernet import Fernet
-
-    messages: list = []
-    keys = zoho_settings.ENCRYPTION_KEYS or []
-    if isinstance(keys, str):
-        keys = [k.strip() for k in keys.split(",") if k.strip()]
+def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    try:
+        keys = key_list(zoho_settings.raw("ENCRYPTION_KEYS"))
+    except TypeError:
+        keys = ["(not a list)"]
     for index, key in enumerate(keys):
         try:
-            Fernet(key.encode() if isinstance(key, str) else key)
+            Fernet(key.encode())
         except Exception:
             messages.append(
                 Error(
                     f"ZOHO_TOKENS['ENCRYPTION_KEYS'][{index}] is not a valid Fernet key.",
                     hint="Generate one with: python -c 'from cryptography.fernet import "
                     "Fernet; print(Fernet.generate_key().decode())'",
-                    id="zoho_tokens.E001",
+                    id=CheckId.INVALID_ENCRYPTION_KEY,
                 )
             )
     if not keys:
+        hint = (
+            "Set ZOHO_TOKENS_ENCRYPTION_KEYS to a dedicated Fernet key, then run 'python "
+            "manage.py zoho_tokens rotate-keys' (stored tokens stay readable meanwhile)."
+        )
+        if not crypto.secret_key():
+            # Nothing can be encrypted or read, but tools that do not touch tokens (migrate,
+            # makemigrations, check) may still run; servers of the demo project refuse to
+            # start without SECRET_KEY anyway.
+            messages.append(
+                Warning(
+                    "Neither ZOHO_TOKENS['ENCRYPTION_KEYS'] nor SECRET_KEY is set: Zoho tokens "
+                    "can be neither stored nor read.",
+                    hint=hint,
+                    id=CheckId.NO_KEY_AT_ALL,
+                )
+            )
+            return messages
         message = (
             "ZOHO_TOKENS['ENCRYPTION_KEYS'] is not set: tokens are encrypted with a key "
-            "derived from SECRET_KEY, so changing SECRET_KEY makes them unreadable."
+            "derived from SECRET_KEY, so changing SECRET_KEY (without keeping the old one in "
+            "SECRET_KEY_FALLBACKS) makes them unreadable."
         )
-        hint = "Set ZOHO_TOKENS_ENCRYPTION_KEYS to a dedicated Fernet key."
+        hint = (
+            "Set ZOHO_TOKENS['ENCRYPTION_KEYS'] in your settings to a list holding a "
+            "dedicated Fernet key (see the README's Install section)."
+        )
         if settings.DEBUG:
-            messages.append(Warning(message, hint=hint, id="zoho_tokens.W001"))
+            messages.append(Warning(message, hint=hint, id=CheckId.DERIVED_ENCRYPTION_KEY))
         else:
-            messages.append(Error(message, hint=hint, id="zoho_tokens.E002"))
+            messages.append(Error(message, hint=hint, id=CheckId.NO_ENCRYPTION_KEY))
+        if crypto.insecure_secret_key():
+            messages.append(
+                Error(
+                    "SECRET_KEY is a 'django-insecure-' placeholder and DEBUG is off: "
+                    "zoho_tokens refuses to encrypt tokens with a key derived from it (anyone "
+                    "who knows the placeholder could decrypt a copy of the database).",
+                    hint="Set ZOHO_TOKENS_ENCRYPTION_KEYS to a dedicated Fernet key (and a "
+                    "real SECRET_KEY).",
+                    id=CheckId.INSECURE_SECRET_KEY,
+                )
+            )
     return messages
 
 
 @register()
-def check_sdk_importable(app_configs: Any = None, **kwargs: Any) -> list:
-    if importlib.util.find_spec("zohocrmsdk") is None:
+def check_sdk_importable(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if not SDK_AVAILABLE:
         return [
             Error(
-                "zoho_tokens is installed but the Zoho CRM SDK (zohocrmsdk8_0) is not importable.",
-                hint="pip install zohocrmsdk8_0",
-                id="zoho_tokens.E003",
+                "zoho_tokens is installed but no Zoho CRM Python SDK is importable "
+                f"({', '.join(SDK_DISTRIBUTIONS)}).",
+                hint='pip install "zoho-tokens[sdk8]" (or [sdk7], [sdk6] for an older major)',
+                id=CheckId.SDK_MISSING,
             )
         ]
     return []
 
 
+def sdk_distributions() -> list[str]:
+    """Installed ``zohocrmsdk*`` distributions ("name version"), sorted."""
+    found = set()
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("-", "_")  # zohocrmsdk7-0
+        if name.startswith("zohocrmsdk"):
+            found.add(f"{name} {dist.version}")
+    return sorted(found)
+
+
 @register()
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
-    messages: list = []
-    dc = str(zoho_settings.DATA_CENTER or "").lower()
+def check_one_sdk_major(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Two SDK majors overwrite each other's files in the one ``zohocrmsdk`` package."""
+    installed = sdk_distributions()
+    if len(installed) <= 1:
+        return []
+    names = [entry.split()[0] for entry in installed]
+    return [
+        Error(
+            f"Several Zoho CRM SDK majors are installed ({', '.join(installed)}): they share "
+            "the 'zohocrmsdk' package and overwrite each other's files.",
+            hint="Keep one: pip uninstall -y "
+            + " ".join(names)
+            + ' && pip install "zoho-tokens[sdk8]" (or [sdk7], [sdk6]).',
+            id=CheckId.SEVERAL_SDK_MAJORS,
+        )
+    ]
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    dc = str(zoho_settings.raw("DATA_CENTER") or "").lower()
     if dc not in DATA_CENTERS:
         messages.append(
             Error(
                 f"ZOHO_TOKENS['DATA_CENTER'] is {dc!r}, not a Zoho data center.",
                 hint=f"Use one of: {', '.join(DATA_CENTERS)}.",
-                id="zoho_tokens.E004",
+                id=CheckId.UNKNOWN_DATA_CENTER,
             )
         )
-    env = str(zoho_settings.ENVIRONMENT or "").lower()
+    env = str(zoho_settings.raw("ENVIRONMENT") or "").lower()
     if env not in ENVIRONMENTS:
         messages.append(
             Error(
                 f"ZOHO_TOKENS['ENVIRONMENT'] is {env!r}.",
                 hint=f"Use one of: {', '.join(ENVIRONMENTS)}.",
-                id="zoho_tokens.E005",
+                id=CheckId.UNKNOWN_ENVIRONMENT,
+            )
+        )
+    permission = zoho_settings.raw("CONNECT_PERMISSION")
+    problem = _connect_permission_problem(permission)
+    if problem:
+        messages.append(
+            Error(
+                f"ZOHO_TOKENS['CONNECT_PERMISSION'] {problem}.",
+                hint="Use a permission name such as 'zoho_tokens.add_zohotoken', or a callable "
+                "(request, tenant) -> bool (or its dotted path).",
+                id=CheckId.INVALID_CONNECT_PERMISSION,
             )
         )
     try:
-        ahead = int(zoho_settings.REFRESH_AHEAD_SECONDS)
+        ahead = int(zoho_settings.raw("REFRESH_AHEAD_SECONDS"))
     except (TypeError, ValueError):
         ahead = -1
     if ahead <= 5:
@@ -87,7 +192,147 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             Error(
                 "ZOHO_TOKENS['REFRESH_AHEAD_SECONDS'] must be an integer above 5 (the SDK's own "
                 "refresh threshold), or every worker refreshes on its own.",
-                id="zoho_tokens.E006",
+                id=CheckId.REFRESH_AHEAD_TOO_SMALL,
+            )
+        )
+    return messages
+
+
+@register(Tags.database)
+def check_token_database(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Token state is read where it is written; say so when a router would read elsewhere."""
+    alias = zoho_settings.raw("DATABASE")
+    if alias and alias not in settings.DATABASES:
+        return [
+            Error(
+                f"ZOHO_TOKENS['DATABASE'] is {alias!r}, which is not in DATABASES.",
+                hint=f"Use one of: {', '.join(settings.DATABASES)}.",
+                id=CheckId.UNKNOWN_DATABASE,
+            )
+        ]
+    read, used = router.db_for_read(ZohoToken), token_db()
+    if read != used:
+        return [
+            Warning(
+                f"A database router sends ZohoToken reads to {read!r}; zoho_tokens reads and "
+                f"writes token state on {used!r} only (a replica's stale copy would hand out "
+                "expired tokens and break the one-refresh-per-expiry guarantee).",
+                hint="Nothing to do if that is intended; to choose the database yourself, set "
+                "ZOHO_TOKENS['DATABASE'], or route the zoho_tokens app to the primary.",
+                id=CheckId.READS_ROUTED_ELSEWHERE,
+            )
+        ]
+    return []
+
+
+def _connect_permission_problem(value: Any) -> str:
+    if value is None or callable(value):
+        return ""
+    if not isinstance(value, str) or "." not in value.strip():
+        return f"is {value!r}: neither 'app_label.codename' nor a callable"
+    if value.strip().count(".") > 1:
+        try:
+            imported = import_string(value.strip())
+        except ImportError:
+            return f"is {value!r}, which cannot be imported"
+        if not callable(imported):
+            return f"is {value!r}, which is not callable"
+    return ""
+
+
+def _token_connection(databases: Any) -> Any:
+    """The connection of the token database when this check run covers it and zoho_tokens'
+    migrations are all applied there (before that, ``migrate`` is what fixes things)."""
+    if not databases:
+        return None
+    alias = token_db()
+    if alias not in databases:
+        return None
+    connection = connections[alias]
+    try:
+        from django.db.migrations.loader import MigrationLoader
+
+        loader = MigrationLoader(connection, ignore_no_migrations=True)
+    except DatabaseError:
+        return None
+    mine = {key for key in loader.disk_migrations if key[0] == ZohoToken._meta.app_label}
+    if not mine or not mine <= set(loader.applied_migrations):
+        return None
+    return connection
+
+
+@register(Tags.database)
+def check_identity_collation(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Tenant, user name and id columns must compare exactly (see ``zoho_tokens.collation``)."""
+    connection = _token_connection(databases)
+    if connection is None or connection.vendor not in ("mysql", "postgresql"):
+        return []
+    try:
+        loose = collation.loose_columns(connection, ZohoToken)
+    except DatabaseError:
+        return []
+    if not loose:
+        return []
+    columns = ", ".join(f"{column} ({name})" for column, name in loose.items())
+    fix = "; ".join(collation.fix_statements(connection, ZohoToken))
+    return [
+        Error(
+            f"Zoho token columns compare case-, accent- or space-insensitively: {columns}. "
+            "A store for tenant 'ACME' or 'acme ' could then reach tenant 'acme''s tokens, "
+            "and two Zoho users differing only in case collide.",
+            hint=f"Give them a binary, no-pad collation; run: {fix};",
+            id=CheckId.IDENTITY_COLLATION,
+        )
+    ]
+
+
+@register(Tags.database)
+def check_rows_on_derived_keys(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Tokens still encrypted with a SECRET_KEY-derived key, or with no key in force: one
+    COUNT each, on ``key_id`` (nothing is decrypted)."""
+    connection = _token_connection(databases)
+    if connection is None:
+        return []
+    try:
+        in_force, derived = crypto.key_ids(), crypto.derived_key_ids()
+    except ConfigurationError:
+        return []  # check_encryption_keys reports why
+    rows = ZohoToken.objects.using(connection.alias)
+    messages: list[CheckMessage] = []
+    try:
+        on_derived = (
+            rows.filter(key_id__in=derived).count()
+            if zoho_settings.ENCRYPTION_KEYS and derived
+            else 0
+        )
+        unreadable = rows.exclude(key_id="").exclude(key_id__in=in_force).count()
+    except DatabaseError:
+        return []
+    if on_derived:
+        messages.append(
+            Warning(
+                f"{on_derived} Zoho tokens are still encrypted with a key derived from "
+                "SECRET_KEY (or SECRET_KEY_FALLBACKS): they become unreadable if that secret "
+                "changes or is dropped from SECRET_KEY_FALLBACKS.",
+                hint="Move them to ZOHO_TOKENS['ENCRYPTION_KEYS'][0]: "
+                "python manage.py zoho_tokens rotate-keys",
+                id=CheckId.ROWS_ON_DERIVED_KEY,
+            )
+        )
+    if unreadable:
+        messages.append(
+            Warning(
+                f"{unreadable} Zoho tokens were encrypted with a key that is not in force: "
+                "they cannot be used (status 'unreadable').",
+                hint="Add the key back to ZOHO_TOKENS['ENCRYPTION_KEYS'] (after the first), or "
+                "the SECRET_KEY it was derived from to SECRET_KEY_FALLBACKS, then run "
+                "python manage.py zoho_tokens rotate-keys. Without it, revoke them at Zoho and "
+                "purge them.",
+                id=CheckId.UNREADABLE_ROWS,
             )
         )
     return messages

@@ -1,17 +1,26 @@
-"""App settings: one object, defaults in one dict, reloaded when tests override settings.
+"""App settings: one object, defaults in one dict, values normalised once.
 
-Modelled on Django REST framework's ``api_settings``: read ``settings.ZOHO_TOKENS`` lazily,
-fall back to ``DEFAULTS``, and drop the cache on ``setting_changed`` so ``override_settings``
-works in tests.
+Modelled on Django REST framework's ``api_settings``: read ``settings.ZOHO_TOKENS`` lazily, fall
+back to ``DEFAULTS``, coerce each value once (key lists split, data center lower-cased, numbers
+parsed, dotted paths imported), and drop the cache on ``setting_changed`` so
+``override_settings`` works in tests. This module reloads only itself: modules that derive
+state from a setting (``crypto``'s keys, ``audit``'s receivers) listen for the change
+themselves, and their receivers run after this one because they import this module first.
+
+System checks validate the raw values (``zoho_settings.raw(name)``), so a wrong value is
+reported by ``manage.py check`` rather than failing at the first use.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
 DEFAULTS: dict[str, Any] = {
     "CLIENT_ID": None,
@@ -28,24 +37,69 @@ DEFAULTS: dict[str, Any] = {
     # How long a worker waits for another worker's refresh before giving up (seconds).
     "REFRESH_WAIT_SECONDS": 15,
     "TENANT_RESOLVER": None,
+    # May the web flow connect Zoho for the default tenant ""? None: only when no
+    # TENANT_RESOLVER is configured (a resolver that finds no tenant is refused).
+    "ALLOW_DEFAULT_TENANT": None,
+    # Who may connect Zoho through the web flow: a permission name, or a callable
+    # (request, tenant) -> bool (or a dotted path to one).
+    "CONNECT_PERMISSION": "zoho_tokens.add_zohotoken",
     "SCOPES": "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ",
     "SUCCESS_URL": "/admin/zoho_tokens/zohotoken/",
     # Directory for the SDK's resource files (use_zoho); None: a temporary directory.
     "SDK_RESOURCE_PATH": None,
+    # Database alias for token state; None: router.db_for_write(ZohoToken).
+    "DATABASE": None,
 }
 
-# Zoho data centers: accounts server and CRM API domain per environment.
-DATA_CENTERS: dict[str, dict[str, str]] = {
-    "us": {"accounts": "https://accounts.zoho.com", "api": "zohoapis.com"},
-    "eu": {"accounts": "https://accounts.zoho.eu", "api": "zohoapis.eu"},
-    "in": {"accounts": "https://accounts.zoho.in", "api": "zohoapis.in"},
-    "au": {"accounts": "https://accounts.zoho.com.au", "api": "zohoapis.com.au"},
-    "cn": {"accounts": "https://accounts.zoho.com.cn", "api": "zohoapis.com.cn"},
-    "jp": {"accounts": "https://accounts.zoho.jp", "api": "zohoapis.jp"},
-    "ca": {"accounts": "https://accounts.zohocloud.ca", "api": "zohoapis.ca"},
-    "sa": {"accounts": "https://accounts.zoho.sa", "api": "zohoapis.sa"},
+
+def key_list(value: Any) -> list[str]:
+    """A list of keys, or one comma-separated string (as environment variables give it)."""
+    if not value:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    keys = [item.decode() if isinstance(item, bytes) else str(item) for item in items]
+    return [key.strip() for key in keys if key.strip()]
+
+
+def _lower(default: str) -> Callable[[Any], str]:
+    return lambda value: str(value or default).strip().lower()
+
+
+def _url(value: Any) -> str | None:
+    return str(value).strip().rstrip("/") or None if value else None
+
+
+def _dotted(value: Any) -> Any:
+    """A callable, or a dotted path to one (imported once, like DRF's ``IMPORT_STRINGS``)."""
+    return import_string(value) if isinstance(value, str) and value else value or None
+
+
+def _permission(value: Any) -> Any:
+    """A permission name (``app_label.codename``), or a callable, or a dotted path to one."""
+    if callable(value) or not value:
+        return value or None
+    text = str(value).strip()
+    return import_string(text) if text.count(".") > 1 else text
+
+
+def _optional_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+COERCE: dict[str, Callable[[Any], Any]] = {
+    "ENCRYPTION_KEYS": key_list,
+    "DATA_CENTER": _lower("us"),
+    "ENVIRONMENT": _lower("production"),
+    "ACCOUNTS_URL": _url,
+    "API_DOMAIN": _url,
+    "REFRESH_AHEAD_SECONDS": int,
+    "HTTP_TIMEOUT": float,
+    "REFRESH_WAIT_SECONDS": float,
+    "AUDIT_LOG": bool,
+    "TENANT_RESOLVER": _dotted,
+    "CONNECT_PERMISSION": _permission,
+    "ALLOW_DEFAULT_TENANT": _optional_bool,
 }
-ENVIRONMENTS = {"production": "www", "sandbox": "sandbox", "developer": "developer"}
 
 
 class ZohoTokensSettings:
@@ -61,10 +115,23 @@ class ZohoTokensSettings:
             self._user_settings = dict(getattr(settings, "ZOHO_TOKENS", {}) or {})
         return self._user_settings
 
-    def __getattr__(self, attr: str) -> Any:
+    def raw(self, attr: str) -> Any:
+        """The value as configured, before normalisation (for system checks)."""
         if attr not in self.defaults:
             raise AttributeError(f"Invalid ZOHO_TOKENS setting: {attr!r}")
-        value = self.user_settings.get(attr, self.defaults[attr])
+        return self.user_settings.get(attr, self.defaults[attr])
+
+    def __getattr__(self, attr: str) -> Any:
+        value = self.raw(attr)
+        coerce = COERCE.get(attr)
+        if coerce is not None:
+            try:
+                value = coerce(value)
+            except (TypeError, ValueError, ImportError) as exc:
+                raise ImproperlyConfigured(
+                    f"ZOHO_TOKENS[{attr!r}] is invalid ({type(exc).__name__}: {exc}); "
+                    "run 'manage.py check' for details"
+                ) from None
         self._cached.add(attr)
         setattr(self, attr, value)
         return value
@@ -80,45 +147,7 @@ class ZohoTokensSettings:
 zoho_settings = ZohoTokensSettings(DEFAULTS)
 
 
-def accounts_base_url(data_center: str | None = None) -> str:
-    """The accounts server base URL: ``ACCOUNTS_URL`` if set, else the data center's."""
-    if zoho_settings.ACCOUNTS_URL:
-        return str(zoho_settings.ACCOUNTS_URL).rstrip("/")
-    dc = (data_center or zoho_settings.DATA_CENTER or "us").lower()
-    if dc not in DATA_CENTERS:
-        raise ValueError(f"unknown Zoho data center {dc!r}; use one of {', '.join(DATA_CENTERS)}")
-    return DATA_CENTERS[dc]["accounts"]
-
-
-def api_domain_for(data_center: str | None = None, environment: str | None = None) -> str:
-    """The CRM API base URL for a data center and environment (``API_DOMAIN`` wins)."""
-    if zoho_settings.API_DOMAIN:
-        return str(zoho_settings.API_DOMAIN).rstrip("/")
-    dc = (data_center or zoho_settings.DATA_CENTER or "us").lower()
-    env = (environment or zoho_settings.ENVIRONMENT or "production").lower()
-    if dc not in DATA_CENTERS:
-        raise ValueError(f"unknown Zoho data center {dc!r}; use one of {', '.join(DATA_CENTERS)}")
-    if env not in ENVIRONMENTS:
-        raise ValueError(f"unknown Zoho environment {env!r}; use one of {', '.join(ENVIRONMENTS)}")
-    return f"https://{ENVIRONMENTS[env]}.{DATA_CENTERS[dc]['api']}"
-
-
-def data_center_of(api_domain: str | None) -> str | None:
-    """Which data center an api domain belongs to (``None`` for unknown hosts)."""
-    if not api_domain:
-        return None
-    host = api_domain.split("://", 1)[-1].split("/", 1)[0].lower()
-    for name, dc in DATA_CENTERS.items():
-        if host.endswith("." + dc["api"]):
-            return name
-    return None
-
-
 @receiver(setting_changed)
 def _reload(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("ZOHO_TOKENS", "SECRET_KEY"):
+    if setting == "ZOHO_TOKENS":
         zoho_settings.reload()
-        from zoho_tokens import audit, crypto
-
-        crypto.reset_keys()
-        audit.connect()

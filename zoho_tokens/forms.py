@@ -12,7 +12,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from zoho_tokens.conf import DATA_CENTERS, zoho_settings
+from zoho_tokens.conf import zoho_settings
+from zoho_tokens.datacenters import DATA_CENTERS
 
 
 def _secret_input() -> forms.PasswordInput:
@@ -61,7 +62,7 @@ class ConnectForm(forms.Form):
     def __init__(self, *args: Any, tenant: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client_id"].initial = zoho_settings.CLIENT_ID or ""
-        self.fields["data_center"].initial = (zoho_settings.DATA_CENTER or "us").lower()
+        self.fields["data_center"].initial = zoho_settings.DATA_CENTER
         self.fields["tenant"].initial = tenant
         if zoho_settings.CLIENT_SECRET:
             self.fields["client_secret"].widget.attrs["placeholder"] = str(
@@ -69,7 +70,7 @@ class ConnectForm(forms.Form):
             )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not (data.get("client_id") or zoho_settings.CLIENT_ID):
             self.add_error("client_id", _("No client id here and none in settings."))
         if not (data.get("client_secret") or zoho_settings.CLIENT_SECRET):

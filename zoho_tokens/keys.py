@@ -1,5 +1,9 @@
 """Key rotation: re-encrypt every stored secret with the first key of ``ENCRYPTION_KEYS``.
 
+Every key in force decrypts (configured keys, and keys derived from ``SECRET_KEY`` and
+``SECRET_KEY_FALLBACKS``: see ``crypto``), so this also moves rows off a derived key; each row
+rotated gets the first key's ``key_id``.
+
 Batched, one transaction per batch, rows locked while re-encrypted. Each value is rewritten
 only after ``MultiFernet.rotate`` succeeded, and every key stays able to decrypt until the
 operator removes the old one, so an interrupted run leaves every row readable and a re-run
@@ -15,7 +19,8 @@ from typing import Any
 from django.db import transaction
 
 from zoho_tokens import crypto
-from zoho_tokens.models import ZohoToken
+from zoho_tokens.exceptions import ConfigurationError
+from zoho_tokens.models import ZohoToken, token_db
 
 SECRET_FIELDS = ("client_secret", "refresh_token", "access_token", "grant_token")
 
@@ -35,7 +40,7 @@ def rotate_keys(
     total = len(ids)
     for start in range(0, total, batch_size):
         chunk = ids[start : start + batch_size]
-        with transaction.atomic():
+        with transaction.atomic(using=token_db()):
             rows = (
                 ZohoToken.objects.select_for_update()
                 .filter(pk__in=chunk)
@@ -47,22 +52,33 @@ def rotate_keys(
                     if not value:
                         continue
                     try:
-                        update[name] = (
-                            crypto.rotate(value)
-                            if crypto.is_encrypted(value)
-                            else crypto.encrypt(value)
-                        )
+                        if crypto.is_encrypted(value):
+                            update[name] = crypto.rotate(value)
+                        else:
+                            update.update(_encrypted_with_checksum(name, value))
                     except crypto.DecryptionError:
                         result.failed.append(pk)
                         update = {}
                         break
                 if update:
+                    update["key_id"] = crypto.primary_key_id()  # the whole row is on it now
                     ZohoToken.objects.filter(pk=pk).update(**update)
-                    result.values += len(update)
+                    result.values += sum(1 for name in update if name in SECRET_FIELDS)
                 result.rows += 1
         if progress:
             progress(min(start + batch_size, total), total)
     return result
+
+
+def _encrypted_with_checksum(name: str, value: str) -> dict[str, str]:
+    """A clear value (written by raw SQL) encrypted, with the checksum lookups need.
+
+    The raw write did not compute the checksum, so without it ``find_token`` misses the row.
+    """
+    update = {name: crypto.encrypt(value)}
+    if name != "client_secret":
+        update[f"{name}_checksum"] = crypto.checksum(value)
+    return update
 
 
 def encrypt_cleartext_rows(model: Any, batch_size: int = 200) -> int:
@@ -77,10 +93,31 @@ def encrypt_cleartext_rows(model: Any, batch_size: int = 200) -> int:
         update = {}
         for name, value in zip(SECRET_FIELDS, values, strict=True):
             if value and not crypto.is_encrypted(value):
-                update[name] = crypto.encrypt(value)
-                if name != "client_secret":
-                    update[f"{name}_checksum"] = crypto.checksum(value)
+                update.update(_encrypted_with_checksum(name, value))
         if update:
             model.objects.filter(pk=pk).update(**update)
             changed += 1
+    return changed
+
+
+def fill_key_ids(model: Any, using: str | None = None, batch_size: int = 200) -> int:
+    """Set ``key_id`` of rows that have none, by trying the keys in force (migration 0005).
+
+    A row no key decrypts gets ``"unknown"``: it shows as unreadable until its key is back and
+    ``rotate-keys`` has run. Returns the number of rows changed.
+    """
+    try:
+        crypto.keyset()
+    except ConfigurationError:
+        return 0  # no key can be used now (the checks say why); rows stay without an id
+    manager = model.objects.db_manager(using) if using else model.objects
+    changed = 0
+    qs = manager.filter(key_id="").order_by("pk").values_list("pk", *SECRET_FIELDS)
+    for pk, *values in qs.iterator(chunk_size=batch_size):
+        stored = [v for v in values if v and crypto.is_encrypted(v)]
+        if not stored:
+            continue
+        key_id = crypto.key_id_of(stored[0]) or "unknown"
+        manager.filter(pk=pk).update(key_id=key_id)
+        changed += 1
     return changed

@@ -6,17 +6,23 @@ once per instance). Lookups by token value go through the ``*_checksum`` columns
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.query_utils import DeferredAttribute
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from zoho_tokens import crypto
-from zoho_tokens.exceptions import TokenDecryptionError
+from zoho_tokens.conf import zoho_settings
+from zoho_tokens.exceptions import ConfigurationError, TokenDecryptionError
 
 #: The SDK's token columns, in its order (FileStore CSV positions, DBStore table columns).
 SDK_COLUMNS = (
@@ -33,6 +39,117 @@ SDK_COLUMNS = (
 )
 
 
+def now_ms() -> int:
+    """Now in epoch milliseconds, the unit of ``expiry_time`` (as the SDK stores it)."""
+    return int(time.time() * 1000)
+
+
+def token_db() -> str:
+    """The database alias for every read and write of token state.
+
+    ``ZOHO_TOKENS["DATABASE"]`` when set, else where the router writes ``ZohoToken``: token
+    state must be read where it is written (a lagging replica hands out expired tokens and
+    breaks the single-flight refresh), so reads never go to ``db_for_read``.
+    """
+    return zoho_settings.DATABASE or router.db_for_write(ZohoToken)
+
+
+class TokenStatus(models.TextChoices):
+    """The states an operator sees, in the admin, ``zoho_tokens list`` and ``purge``."""
+
+    ACTIVE = "active", _("active")
+    EXPIRING = "expiring", _("expiring soon")
+    EXPIRED = "expired", _("access token expired (refreshable)")
+    BACKING_OFF = "backing_off", _("backing off (refresh failed)")
+    INVALID = "invalid", _("invalid")
+    UNREADABLE = "unreadable", _("unreadable (no key decrypts it)")
+
+
+class AuditSource(models.TextChoices):
+    """Through which path a change was made."""
+
+    SDK = "sdk", _("SDK")
+    ADMIN = "admin", _("admin")
+    COMMAND = "command", _("command")
+    WEB = "web", _("web")
+
+
+class AuditAction(models.TextChoices):
+    """What happened to a token (``TokenAuditEvent.action``)."""
+
+    SAVED = "saved", _("saved")
+    REFRESHED = "refreshed", _("refreshed")
+    GRANT_EXCHANGED = "grant_exchanged", _("grant exchanged")
+    REPLACED = "replaced", _("replaced by a newer connection")
+    DELETED = "deleted", _("deleted")
+    REVOKED = "revoked", _("revoked")
+    PURGED = "purged", _("purged")
+    IMPORTED = "imported", _("imported")
+    REFRESH_FAILED = "refresh_failed", _("refresh failed")
+    REVOKE_FAILED = "revoke_failed", _("revoke failed")
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    """One status: its condition as SQL (``q``) and the same condition in Python (``test``)."""
+
+    status: TokenStatus
+    q: Q
+    test: Callable[[ZohoToken], bool]
+
+
+def status_rules(now: int | None = None, ahead_seconds: int | None = None) -> list[StatusRule]:
+    """THE status rule, first match wins, for ``with_status()`` and ``ZohoToken.status()``.
+
+    Computed from plain columns, so nothing is decrypted: invalid (Zoho refused the refresh
+    token, or it expired with nothing to refresh with), unreadable (the key that encrypted it,
+    ``key_id``, is not among the keys in force), backing off (a refresh failed and nobody asks
+    Zoho again until ``refresh_backoff_until``), expired (refreshable), expiring within
+    ``max(REFRESH_AHEAD_SECONDS, 300)`` seconds, else active.
+    """
+    now = now_ms() if now is None else now
+    in_force = _key_ids_in_force()
+    ahead = zoho_settings.REFRESH_AHEAD_SECONDS if ahead_seconds is None else ahead_seconds
+    soon = now + max(int(ahead), 300) * 1000
+    gone_q = Q(expiry_time__isnull=True) | Q(expiry_time__lte=now)
+
+    def gone(row: ZohoToken) -> bool:
+        return row.expiry_time is None or row.expiry_time <= now
+
+    return [
+        StatusRule(
+            TokenStatus.INVALID,
+            ~Q(invalid_reason="") | (gone_q & Q(refresh_token_checksum="")),
+            lambda row: bool(row.invalid_reason) or (gone(row) and not row.has_refresh_token),
+        ),
+        StatusRule(
+            TokenStatus.UNREADABLE,
+            ~Q(key_id="") & ~Q(key_id__in=in_force),
+            lambda row: bool(row.key_id) and row.key_id not in in_force,
+        ),
+        StatusRule(
+            TokenStatus.BACKING_OFF,
+            Q(refresh_backoff_until__gt=now),
+            lambda row: row.refresh_backoff_until is not None and row.refresh_backoff_until > now,
+        ),
+        StatusRule(TokenStatus.EXPIRED, gone_q, gone),
+        StatusRule(
+            TokenStatus.EXPIRING,
+            Q(expiry_time__lte=soon),
+            lambda row: row.expiry_time is not None and row.expiry_time <= soon,
+        ),
+    ]
+
+
+def _key_ids_in_force() -> list[str]:
+    """Fingerprints of the keys that can decrypt now; none when no key can be built (then
+    every encrypted row is unreadable, and the configuration error says why)."""
+    try:
+        return crypto.key_ids()
+    except ConfigurationError:
+        return []
+
+
 def generate_id() -> str:
     """A numeric string id, unique across processes without coordination.
 
@@ -44,27 +161,47 @@ def generate_id() -> str:
     return str((int(time.time() * 1000) << 20) | secrets.randbits(20))
 
 
+#: The encrypted columns, in model order.
+SECRET_FIELDS = ("client_secret", "refresh_token", "access_token", "grant_token")
+
+
 class Ciphertext(str):
-    """A column value as read from the database, still encrypted."""
+    """A column value as stored: encrypted. Anything else a secret attribute holds is clear
+    text that ``save()`` (or, failing that, the field) encrypts before it reaches the database."""
+
+
+def _plaintext_or_none(instance: Any, name: str, raw: Ciphertext) -> str | None:
+    cache = instance.__dict__.get("_zt_plain")
+    if cache is not None and name in cache:
+        return cache[name]
+    try:
+        plain = crypto.decrypt(raw)
+    except crypto.DecryptionError:
+        return None
+    instance.__dict__.setdefault("_zt_plain", {})[name] = plain
+    return plain
 
 
 class _EncryptedAttribute(DeferredAttribute):
-    """Data descriptor: decrypt on first read, keep plaintext assigned by code as is."""
+    """Data descriptor: decrypt on first read, keep plaintext assigned by code as is.
+
+    While Django writes a row without ``save()`` logic (``loaddata``'s raw save,
+    ``bulk_update``), the instance carries ``_zt_raw`` and reads give the stored ciphertext,
+    so what is written is the ciphertext, never the plaintext.
+    """
 
     def __get__(self, instance: Any, cls: Any = None) -> Any:
         if instance is None:
             return self
         raw = super().__get__(instance, cls)
-        if not isinstance(raw, Ciphertext):
+        if not isinstance(raw, Ciphertext) or instance.__dict__.get("_zt_raw"):
             return raw
-        cache = instance.__dict__.setdefault("_zt_plain", {})
         name = self.field.attname
-        if name not in cache:
-            try:
-                cache[name] = crypto.decrypt(raw)
-            except crypto.DecryptionError:
-                raise TokenDecryptionError(instance.pk, name) from None
-        return cache[name]
+        plain = _plaintext_or_none(instance, name, raw)
+        if plain is None:
+            # Raised outside any ``except``: no chained error, no plaintext in this frame.
+            raise TokenDecryptionError(instance.pk, name)
+        return plain
 
     def __set__(self, instance: Any, value: Any) -> None:
         instance.__dict__.get("_zt_plain", {}).pop(self.field.attname, None)
@@ -72,7 +209,14 @@ class _EncryptedAttribute(DeferredAttribute):
 
 
 class EncryptedTextField(models.TextField):
-    """A text column stored as Fernet ciphertext, with an optional checksum sibling column."""
+    """A text column stored as Fernet ciphertext, with an optional checksum sibling column.
+
+    Every way Django turns a value into SQL or into a serialised form goes through here, so
+    no path writes or shows clear text: ``pre_save`` (saves, ``bulk_create``),
+    ``get_prep_value`` (``update()``, ``bulk_update()``, raw saves), ``value_from_object``
+    (``dumpdata``, serializers, ``model_to_dict``); ``to_python`` turns a serialised
+    ciphertext back into one (``loaddata``).
+    """
 
     descriptor_class = _EncryptedAttribute
 
@@ -91,20 +235,127 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         return Ciphertext(value) if value else ""
 
+    def to_python(self, value: Any) -> Any:
+        if (
+            isinstance(value, str)
+            and not isinstance(value, Ciphertext)
+            and crypto.is_ciphertext(value)
+        ):
+            return Ciphertext(value)
+        return value
+
     def pre_save(self, model_instance: Any, add: bool) -> Any:
         raw = model_instance.__dict__.get(self.attname, "")
-        if isinstance(raw, Ciphertext) or not raw:
-            if not raw and self.checksum_field:
-                setattr(model_instance, self.checksum_field, "")
+        if isinstance(raw, Ciphertext):
             return str(raw)
-        if self.checksum_field:
-            setattr(model_instance, self.checksum_field, crypto.checksum(raw))
+        seal(model_instance, [self.attname])
+        return str(model_instance.__dict__.get(self.attname, ""))
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if not value or not isinstance(value, str) or crypto.is_ciphertext(value):
+            return value
+        return crypto.encrypt(value)
+
+    def value_from_object(self, obj: Any) -> Any:
+        raw = obj.__dict__.get(self.attname, "")
+        if not raw or isinstance(raw, Ciphertext):
+            return str(raw or "")
         return crypto.encrypt(str(raw))
+
+    def value_to_string(self, obj: Any) -> str:
+        return str(self.value_from_object(obj))
+
+
+def _has_key_id(instance: Any) -> bool:
+    return any(f.attname == "key_id" for f in instance._meta.concrete_fields)
+
+
+def seal(
+    instance: Any,
+    names: list[str] | tuple[str, ...],
+    *,
+    reencrypt: bool = False,
+    claim: bool = False,
+) -> set[str]:
+    """Encrypt the clear text that code assigned to ``instance``'s secret attributes.
+
+    Afterwards the instance holds ``Ciphertext`` (what is saved, pickled and serialised) with
+    the plaintext only in its private cache, its checksums match, and ``key_id`` names the
+    key. ``reencrypt`` also re-encrypts values stored under another key, and ``claim`` then
+    gives the row the first key's id: one row, one key. A value no key decrypts is left as it
+    is (and the row keeps its old ``key_id``). Returns the names of the other columns it set.
+    """
+    primary = crypto.primary_key_id()
+    changed: set[str] = set()
+    whole = claim
+    if reencrypt:
+        for name in SECRET_FIELDS:
+            raw = instance.__dict__.get(name)
+            if isinstance(raw, Ciphertext):
+                plain = _plaintext_or_none(instance, name, raw)
+                if plain is None:
+                    whole = False
+                else:
+                    instance.__dict__[name] = plain
+    encrypted = False
+    for name in names:
+        raw = instance.__dict__.get(name, "")
+        if isinstance(raw, Ciphertext):
+            continue
+        plain = "" if raw is None else str(raw)
+        field = instance._meta.get_field(name)
+        if plain:
+            instance.__dict__[name] = Ciphertext(crypto.encrypt(plain))
+            instance.__dict__.setdefault("_zt_plain", {})[name] = plain
+            encrypted = True
+        else:
+            instance.__dict__[name] = ""
+        if field.checksum_field:
+            instance.__dict__[field.checksum_field] = crypto.checksum(plain)
+            changed.add(field.checksum_field)
+    if _has_key_id(instance):
+        has_secret = any(instance.__dict__.get(name) for name in SECRET_FIELDS)
+        if whole:
+            key_id = primary if has_secret else ""
+        elif encrypted and not instance.__dict__.get("key_id"):
+            key_id = primary
+        else:
+            key_id = instance.__dict__.get("key_id", "")
+        if key_id != instance.__dict__.get("key_id"):
+            instance.__dict__["key_id"] = key_id
+            changed.add("key_id")
+    return changed
 
 
 class ZohoTokenQuerySet(models.QuerySet):
+    """Selections the services, commands, admin and tasks share."""
+
     def for_tenant(self, tenant: str | None) -> ZohoTokenQuerySet:
         return self.filter(tenant=tenant or "")
+
+    def with_status(self, now: int | None = None) -> ZohoTokenQuerySet:
+        """Annotate ``token_status`` (see ``status_rules``); filter on it like a column."""
+        rules = status_rules(now)
+        return self.annotate(
+            token_status=Case(
+                *(When(rule.q, then=Value(rule.status.value)) for rule in rules),
+                default=Value(TokenStatus.ACTIVE.value),
+                output_field=models.CharField(),
+            )
+        )
+
+    def with_status_in(self, *statuses: str) -> ZohoTokenQuerySet:
+        return self.with_status().filter(token_status__in=statuses)
+
+    def expiring_within(self, seconds: int) -> ZohoTokenQuerySet:
+        """Access token expires within ``seconds`` (or has expired, or has no expiry)."""
+        limit = now_ms() + int(seconds) * 1000
+        return self.filter(Q(expiry_time__isnull=True) | Q(expiry_time__lte=limit))
+
+    def not_updated_since(self, days: int) -> ZohoTokenQuerySet:
+        """Not saved or refreshed for ``days`` days."""
+        return self.filter(updated_at__lt=timezone.now() - dt.timedelta(days=days))
 
     def by_access_token(self, value: str) -> ZohoTokenQuerySet:
         return self.filter(access_token_checksum=crypto.checksum(value))
@@ -116,22 +367,68 @@ class ZohoTokenQuerySet(models.QuerySet):
         return self.filter(grant_token_checksum=crypto.checksum(value))
 
     def invalid(self) -> ZohoTokenQuerySet:
+        """Tokens whose refresh token Zoho rejected."""
         return self.exclude(invalid_reason="")
+
+    # -- writes that skip save(): still ciphertext, with checksums --------------------------
+
+    def update(self, **kwargs: Any) -> int:
+        """``update()`` with clear-text secrets stores ciphertext and their checksums."""
+        sealed = False
+        for name in SECRET_FIELDS:
+            value = kwargs.get(name)
+            if isinstance(value, str) and not crypto.is_ciphertext(value):
+                checksum_field = getattr(self.model._meta.get_field(name), "checksum_field", None)
+                kwargs[name] = crypto.encrypt(value) if value else ""
+                if checksum_field and checksum_field not in kwargs:
+                    kwargs[checksum_field] = crypto.checksum(value)
+                sealed = sealed or bool(value)
+        if sealed and "key_id" not in kwargs:
+            kwargs["key_id"] = Case(
+                When(key_id="", then=Value(crypto.primary_key_id())),
+                default=F("key_id"),
+                output_field=models.CharField(),
+            )
+        return super().update(**kwargs)
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        """``bulk_update()`` of clear-text secrets stores ciphertext and their checksums."""
+        objs, fields = list(objs), list(fields)
+        secret = [name for name in SECRET_FIELDS if name in fields]
+        if secret:
+            extra: set[str] = set()
+            for obj in objs:
+                extra |= seal(obj, secret)
+            fields += sorted(extra - set(fields))
+        for obj in objs:
+            obj.__dict__["_zt_raw"] = True  # Django reads the attributes: give it ciphertext
+        try:
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        finally:
+            for obj in objs:
+                obj.__dict__.pop("_zt_raw", None)
+
+    bulk_update.alters_data = True  # type: ignore[attr-defined]
+
+
+class ZohoTokenManager(models.Manager.from_queryset(ZohoTokenQuerySet)):  # type: ignore[misc]
+    """Every query on ``token_db()``: token state is read where it is written."""
+
+    def get_queryset(self) -> ZohoTokenQuerySet:
+        return super().get_queryset().using(token_db())
+
+
+class AuditEventManager(models.Manager):
+    """Audit rows live beside the tokens they describe (same transaction, same database)."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().using(token_db())
 
 
 class ZohoToken(models.Model):
     """One Zoho OAuth connection. Secrets are encrypted; ``str``/``repr`` never show them."""
-
-    STATUS_ACTIVE = "active"
-    STATUS_EXPIRING = "expiring"
-    STATUS_EXPIRED = "expired"
-    STATUS_INVALID = "invalid"
-    STATUS_CHOICES = [
-        (STATUS_ACTIVE, _("active")),
-        (STATUS_EXPIRING, _("expiring soon")),
-        (STATUS_EXPIRED, _("access token expired (refreshable)")),
-        (STATUS_INVALID, _("invalid")),
-    ]
 
     id = models.CharField(_("id"), max_length=64, primary_key=True, default=generate_id)
     tenant = models.CharField(_("tenant"), max_length=64, blank=True, default="")
@@ -153,6 +450,12 @@ class ZohoToken(models.Model):
     expiry_time = models.BigIntegerField(_("access token expiry (epoch ms)"), null=True, blank=True)
     redirect_url = models.CharField(_("redirect URL"), max_length=1024, blank=True, default="")
     api_domain = models.CharField(_("API domain"), max_length=255, blank=True, default="")
+    # Which key encrypted the secrets (crypto.fingerprint); "" when nothing is encrypted.
+    key_id = models.CharField(_("key id"), max_length=16, blank=True, default="", editable=False)
+    # The Zoho accounts server that issued the token: where it is refreshed and revoked.
+    accounts_server = models.CharField(
+        _("accounts server"), max_length=255, blank=True, default="", editable=False
+    )
     invalid_reason = models.CharField(
         _("invalid reason"),
         max_length=200,
@@ -161,13 +464,24 @@ class ZohoToken(models.Model):
         help_text=_("Set when Zoho rejected the refresh token (e.g. invalid_code)."),
     )
     invalidated_at = models.DateTimeField(_("invalidated at"), null=True, blank=True)
+    # After a failed refresh (Zoho 5xx, garbage, timeout, unreachable), nobody asks Zoho again
+    # for this token until refresh_backoff_until (epoch ms); shared by all processes.
+    refresh_failures = models.PositiveIntegerField(default=0, editable=False)
+    refresh_backoff_until = models.BigIntegerField(null=True, blank=True, editable=False)
+    refresh_error = models.CharField(
+        _("last refresh error"),
+        max_length=200,
+        blank=True,
+        default="",
+        help_text=_("Why the last refresh failed (no secret), while backing off."),
+    )
     # Compare-and-set lease that makes exactly one worker refresh a token (see refresh.py).
     refresh_lease_until = models.BigIntegerField(null=True, blank=True, editable=False)
     refresh_lease_owner = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = ZohoTokenQuerySet.as_manager()
+    objects = ZohoTokenManager()
 
     class Meta:
         verbose_name = _("Zoho token")
@@ -187,11 +501,52 @@ class ZohoToken(models.Model):
     def __str__(self) -> str:
         return self.user_name or f"Zoho token {self.pk}"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles (task queues, caches) carry ciphertext only, never the plaintext cache."""
+        state = super().__getstate__()
+        state.pop("_zt_plain", None)
+        state.pop("_zt_raw", None)
+        for name in SECRET_FIELDS:
+            raw = state.get(name)
+            if raw and not isinstance(raw, Ciphertext):
+                state[name] = Ciphertext(crypto.encrypt(str(raw)))
+        return state
+
     def __repr__(self) -> str:
         return (
             f"<ZohoToken id={self.pk!r} tenant={self.tenant!r} user_name={self.user_name!r} "
             f"expiry_time={self.expiry_time!r}>"
         )
+
+    # -- secrets never leave as clear text ------------------------------------------------------
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Encrypt assigned secrets first; a row saved under a new first key is re-encrypted
+        whole, so ``key_id`` names the one key all of its values need."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None:
+            seal(
+                self,
+                SECRET_FIELDS,
+                reencrypt=self.key_id != crypto.primary_key_id(),
+                claim=True,
+            )
+        else:
+            names = [name for name in SECRET_FIELDS if name in update_fields]
+            kwargs["update_fields"] = {*update_fields, *seal(self, names)}
+        super().save(*args, **kwargs)
+
+    def _save_table(self, raw: bool = False, *args: Any, **kwargs: Any) -> Any:
+        if not raw:
+            return super()._save_table(raw, *args, **kwargs)  # type: ignore[misc]
+        # loaddata: keep the serialised ciphertext as it is (encrypt old clear-text dumps),
+        # and let Django read ciphertext, not plaintext, from the attributes.
+        seal(self, SECRET_FIELDS)
+        self.__dict__["_zt_raw"] = True
+        try:
+            return super()._save_table(raw, *args, **kwargs)  # type: ignore[misc]
+        finally:
+            self.__dict__.pop("_zt_raw", None)
 
     @property
     def email(self) -> str:
@@ -210,25 +565,18 @@ class ZohoToken(models.Model):
     def is_invalid(self) -> bool:
         return bool(self.invalid_reason)
 
-    def seconds_left(self, now_ms: int | None = None) -> float | None:
+    def seconds_left(self, now: int | None = None) -> float | None:
         if self.expiry_time is None:
             return None
-        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        return (self.expiry_time - now_ms) / 1000
+        return (self.expiry_time - (now_ms() if now is None else now)) / 1000
 
-    def status(self, ahead_seconds: int | None = None) -> str:
-        """active / expiring / expired / invalid, without decrypting anything."""
-        from zoho_tokens.conf import zoho_settings
-
-        if self.invalid_reason:
-            return self.STATUS_INVALID
-        left = self.seconds_left()
-        ahead = zoho_settings.REFRESH_AHEAD_SECONDS if ahead_seconds is None else ahead_seconds
-        if left is None or left <= 0:
-            return self.STATUS_EXPIRED if self.has_refresh_token else self.STATUS_INVALID
-        if left <= max(ahead, 300):
-            return self.STATUS_EXPIRING
-        return self.STATUS_ACTIVE
+    def status(self, ahead_seconds: int | None = None) -> TokenStatus:
+        """The row's ``TokenStatus`` (``with_status()``'s annotation when the query made one)."""
+        annotated = self.__dict__.get("token_status")
+        if annotated and ahead_seconds is None:
+            return TokenStatus(annotated)
+        rules = status_rules(ahead_seconds=ahead_seconds)
+        return next((r.status for r in rules if r.test(self)), TokenStatus.ACTIVE)
 
     def masked(self, field: str) -> str:
         """A secret field shown as ``1000.…3f9a``; ``(unreadable)`` when it cannot decrypt."""
@@ -240,13 +588,6 @@ class ZohoToken(models.Model):
 
 class TokenAuditEvent(models.Model):
     """Who did what to which Zoho connection. Never holds a secret."""
-
-    SOURCE_CHOICES = [
-        ("sdk", _("SDK")),
-        ("admin", _("admin")),
-        ("command", _("command")),
-        ("web", _("web")),
-    ]
 
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     action = models.CharField(_("action"), max_length=32, db_index=True)
@@ -261,9 +602,13 @@ class TokenAuditEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    source = models.CharField(_("source"), max_length=16, choices=SOURCE_CHOICES, default="sdk")
+    source = models.CharField(
+        _("source"), max_length=16, choices=AuditSource.choices, default=AuditSource.SDK
+    )
     outcome = models.CharField(_("outcome"), max_length=32, blank=True, default="ok")
     detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    objects = AuditEventManager()
 
     class Meta:
         verbose_name = _("Zoho token audit event")

@@ -11,39 +11,64 @@ every backend rather than ``select_for_update`` held across the HTTP call: it wo
 SQLite (which has no row locks), holds no database lock or connection-level transaction while
 Zoho answers, and a crashed worker's lease simply runs out.
 
-When Zoho answers "Access Denied" (too many refreshes), the lease is kept for
-``THROTTLE_BACKOFF_SECONDS`` under the owner ``"throttled"``: until it runs out no worker asks
-Zoho again (each would only prolong the block); they use the current access token while it is
-valid and otherwise get a clear error.
+Faults cost little:
+
+- **Backoff, shared through the row.** After a failed refresh (5xx, garbage, timeout,
+  unreachable) nobody asks Zoho again for that token until ``refresh_backoff_until``: 5 s,
+  doubling per consecutive failure up to 5 min, with ±20 % jitter so workers of many apps
+  do not return in step. "Access Denied" (too many refreshes) holds back for
+  ``THROTTLE_BACKOFF_SECONDS`` (each request would only prolong Zoho's block). Meanwhile
+  callers get the current access token as long as the SDK would still use it (more than 5 s
+  left), and otherwise a clear error. A successful refresh clears the backoff.
+- **A crashed refresher.** The lease lasts ``HTTP_TIMEOUT + LEASE_MARGIN_SECONDS``, just over
+  the longest refresh it guards (the Accounts call is bounded by ``HTTP_TIMEOUT`` for reading
+  and a few seconds for connecting); waiters wait at least that long, and the first poll after
+  it runs out takes the lease over. With the access token still valid nobody waits at all:
+  they return the current token while the owner refreshes.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
+from typing import Any
 
 from django.db.models import Q
-from django.utils import timezone
 
-from zoho_tokens import accounts, audit
-from zoho_tokens.conf import accounts_base_url, data_center_of, zoho_settings
-from zoho_tokens.exceptions import TokenInvalidError, TokenStoreError
-from zoho_tokens.models import ZohoToken
+from zoho_tokens import oauth_client, rows
+from zoho_tokens.conf import zoho_settings
+from zoho_tokens.datacenters import (
+    accounts_base_url,
+    data_center_of,
+    issuer_of_api_domain,
+    trusted_accounts_url,
+)
+from zoho_tokens.exceptions import (
+    InvalidRefreshToken,
+    Throttled,
+    TokenInvalidError,
+    TokenStoreError,
+    ZohoError,
+    detached,
+)
+from zoho_tokens.models import ZohoToken, now_ms
+from zoho_tokens.zohosdk import Initializer
 
 logger = logging.getLogger("zoho_tokens")
 
 SDK_THRESHOLD_MS = 5000
 POLL_SECONDS = 0.05
 THROTTLE_BACKOFF_SECONDS = 60
-BACKOFF_OWNER = "throttled"
+BACKOFF_FIRST_SECONDS = 5
+BACKOFF_MAX_SECONDS = 300
+BACKOFF_JITTER = 0.2
+LEASE_MARGIN_SECONDS = 4
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def needs_refresh(row: ZohoToken, ahead_seconds: int | None = None) -> bool:
+def needs_refresh(row: Any, ahead_seconds: int | None = None) -> bool:
+    """Whether ``row`` (a ``ZohoToken`` or the store's ``StoredRow``) is in the window."""
     ahead = zoho_settings.REFRESH_AHEAD_SECONDS if ahead_seconds is None else ahead_seconds
     return row.expiry_time is not None and row.expiry_time - now_ms() <= int(ahead) * 1000
 
@@ -62,18 +87,42 @@ def ensure_fresh(row: ZohoToken) -> ZohoToken:
     return refresh_token(row)
 
 
-def accounts_url_for(row: ZohoToken) -> str:
-    """Where to refresh or revoke ``row``.
+def issuer_of(row: Any) -> str | None:
+    """The accounts server that issued ``row``'s token, when that is known for certain.
 
-    The SDK's active environment when it serves this token's api domain; else
-    ``ACCOUNTS_URL``; else the accounts server of the token's data center. The SDK's
-    environment is process-wide (or per thread after ``switch_user``), so in a multi-tenant
-    process it may belong to another tenant's data center: it is only trusted for tokens
-    of its own api domain.
+    The ``accounts_server`` recorded when the token was stored (the exchange URL, the web
+    callback's ``accounts-server``), if it is still a trusted one (a value in the database
+    never decides where the client secret goes); else the data center a Zoho api domain
+    names (``datacenters.issuer_of_api_domain``); else None.
     """
-    try:
-        from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
+    recorded = getattr(row, "accounts_server", "") or ""
+    if recorded:
+        trusted = trusted_accounts_url(recorded)
+        if trusted:
+            return trusted
+        logger.warning(
+            "zoho_tokens: token %s names accounts server %s, which is neither Zoho's nor "
+            "ACCOUNTS_URL: ignored",
+            row.pk,
+            recorded[:100],
+        )
+    return issuer_of_api_domain(row.api_domain) or None
 
+
+def accounts_url_for(row: ZohoToken) -> str:
+    """Where to refresh or revoke ``row``: the accounts server that issued it.
+
+    When that is not known (a token stored before it was recorded, with an api domain that
+    names no data center): the SDK's active environment when it serves this token's api
+    domain; else ``ACCOUNTS_URL``; else the accounts server of the token's data center. The
+    SDK's environment is process-wide (or per thread after ``switch_user``), so in a
+    multi-tenant process it may belong to another tenant's data center: it is only trusted
+    for tokens of its own api domain.
+    """
+    issuer = issuer_of(row)
+    if issuer:
+        return issuer
+    try:
         initializer = Initializer.get_initializer()
         environment = getattr(initializer, "environment", None)
         if environment is not None and _same_domain(environment.url, row.api_domain):
@@ -87,24 +136,31 @@ def _same_domain(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and str(a).rstrip("/").lower() == str(b).rstrip("/").lower()
 
 
-def _still_valid(row: ZohoToken) -> bool:
+def still_valid(row: Any) -> bool:
+    """The SDK would still use this access token (more than 5 s left)."""
     return row.expiry_time is not None and row.expiry_time - now_ms() > SDK_THRESHOLD_MS
 
 
 def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
     """Refresh ``row`` once across workers; return the row holding the new access token.
 
-    ``force`` refreshes even outside the window (``zoho_tokens refresh``), still once.
+    ``force`` refreshes even outside the window (``zoho_tokens refresh``), still once, and
+    also during a failure backoff (an operator asking once is no storm); it never asks Zoho
+    during a throttle hold-back.
     """
     seen_expiry = row.expiry_time
     owner = uuid.uuid4().hex
-    deadline = time.monotonic() + float(zoho_settings.REFRESH_WAIT_SECONDS)
+    deadline = time.monotonic() + max(zoho_settings.REFRESH_WAIT_SECONDS, lease_seconds() + 1)
+    current = row
     while True:
-        if _acquire(row, seen_expiry, owner):
+        held_back = _held_back(current, force=force)
+        if held_back:
+            if still_valid(current) and not force:
+                return current
+            raise TokenStoreError(held_back)
+        if _acquire(row, seen_expiry, owner, force=force):
             return _refresh_as_owner(row, owner, force=force)
-        current = ZohoToken.objects.filter(pk=row.pk).first()
-        if current is None:
-            raise TokenStoreError(f"Zoho token {row.pk} was deleted while refreshing")
+        current = _reload(row)
         if current.expiry_time != seen_expiry:
             return current  # another worker refreshed it
         if current.invalid_reason:
@@ -112,113 +168,150 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
                 f"Zoho token {row.pk} ({row.user_name}) is invalid "
                 f"(Zoho: {current.invalid_reason}); connect this user again"
             )
-        if _backing_off(current):
-            if _still_valid(current) and not force:
-                return current
-            raise TokenStoreError(
-                f"Zoho is throttling refreshes of token {row.pk} (Zoho: Access Denied); not "
-                f"asking again for {(current.refresh_lease_until - now_ms()) // 1000 + 1} s. "
-                f"{accounts.Throttled.hint}"
-            )
-        if current.refresh_lease_until is None and not force:
-            # The other worker finished without a new token (throttled or unreachable).
-            if _still_valid(current):
-                return current
-            raise TokenStoreError(
-                f"another worker's refresh of Zoho token {row.pk} failed and its access token "
-                "has expired; see the log for Zoho's answer and try again later"
-            )
+        if _held_back(current, force=force):
+            continue  # the owner failed meanwhile: say so above
+        if still_valid(current) and not force:
+            return current  # another worker is refreshing; this token still works
         if time.monotonic() > deadline:
-            if _still_valid(current):
-                return current
             raise TokenStoreError(
-                f"timed out after {zoho_settings.REFRESH_WAIT_SECONDS} s waiting for another "
+                f"timed out after {deadline_seconds():.0f} s waiting for another "
                 f"worker to refresh Zoho token {row.pk}"
             )
         time.sleep(POLL_SECONDS)
 
 
-def _acquire(row: ZohoToken, seen_expiry: int | None, owner: str) -> bool:
+def _reload(row: ZohoToken) -> ZohoToken:
+    current = ZohoToken.objects.filter(pk=row.pk).first()
+    if current is None:
+        raise TokenStoreError(f"Zoho token {row.pk} was deleted while refreshing")
+    return current
+
+
+def lease_seconds() -> float:
+    """How long a refresh may hold the lease: just over the longest refresh it guards."""
+    return zoho_settings.HTTP_TIMEOUT + LEASE_MARGIN_SECONDS
+
+
+def deadline_seconds() -> float:
+    return max(zoho_settings.REFRESH_WAIT_SECONDS, lease_seconds() + 1)
+
+
+def backing_off(row: Any, now: int | None = None) -> bool:
+    """Whether nobody may ask Zoho for this token now (after a failure or throttling)."""
+    until = getattr(row, "refresh_backoff_until", None)
+    return until is not None and until > (now_ms() if now is None else now)
+
+
+def _held_back(row: ZohoToken, *, force: bool) -> str:
+    """Why ``row`` may not be refreshed now ("" when it may)."""
+    if not backing_off(row):
+        return ""
+    throttled = row.refresh_error == Throttled.default_code
+    if force and not throttled:
+        return ""
+    wait = ((row.refresh_backoff_until or 0) - now_ms()) // 1000 + 1
+    if throttled:
+        return (
+            f"Zoho is throttling refreshes of token {row.pk} (Zoho: Access Denied); not "
+            f"asking again for {wait} s. {Throttled.hint}"
+        )
+    return (
+        f"refresh of Zoho token {row.pk} failed {row.refresh_failures} time(s) in a row "
+        f"(last: {row.refresh_error}); not asking Zoho again for {wait} s"
+    )
+
+
+def backoff_seconds(failures: int) -> float:
+    """5 s, 10 s, 20 s ... up to 5 min, ±20 % so that many workers do not return in step."""
+    base = min(BACKOFF_FIRST_SECONDS * 2 ** max(failures - 1, 0), BACKOFF_MAX_SECONDS)
+    return base * random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)  # noqa: S311
+
+
+def _acquire(row: ZohoToken, seen_expiry: int | None, owner: str, *, force: bool) -> bool:
+    """Take the lease (compare-and-set) unless someone holds it or the token is held back."""
     now = now_ms()
-    lease_ms = int((float(zoho_settings.HTTP_TIMEOUT) * 2 + 5) * 1000)
     free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now)
+    may_ask = Q(refresh_backoff_until__isnull=True) | Q(refresh_backoff_until__lte=now)
+    if force:
+        may_ask |= ~Q(refresh_error=Throttled.default_code)
     return bool(
         ZohoToken.objects.filter(pk=row.pk, expiry_time=seen_expiry)
-        .filter(free)
-        .update(refresh_lease_until=now + lease_ms, refresh_lease_owner=owner)
+        .filter(free, may_ask)
+        .update(
+            refresh_lease_until=now + int(lease_seconds() * 1000),
+            refresh_lease_owner=owner,
+        )
     )
 
 
-def _backing_off(row: ZohoToken) -> bool:
-    return (
-        row.refresh_lease_owner == BACKOFF_OWNER
-        and row.refresh_lease_until is not None
-        and row.refresh_lease_until >= now_ms()
-    )
-
-
-def _hold_back(row: ZohoToken, owner: str) -> None:
-    """Keep the lease after "Access Denied", so nobody asks Zoho again for a while."""
+def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
+    """Record a failed refresh and release the lease: nobody asks again for a while."""
+    if isinstance(exc, Throttled):
+        failures, seconds = row.refresh_failures, float(THROTTLE_BACKOFF_SECONDS)
+    else:
+        failures = _reload(row).refresh_failures + 1
+        seconds = backoff_seconds(failures)
     ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(
-        refresh_lease_until=now_ms() + THROTTLE_BACKOFF_SECONDS * 1000,
-        refresh_lease_owner=BACKOFF_OWNER,
+        refresh_lease_until=None,
+        refresh_lease_owner="",
+        refresh_failures=failures,
+        refresh_backoff_until=now_ms() + int(seconds * 1000),
+        refresh_error=str(exc.code)[:200],
     )
 
 
-def _release(row: ZohoToken, owner: str) -> None:
-    ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(
-        refresh_lease_until=None, refresh_lease_owner=""
-    )
+def _release(row: ZohoToken, owner: str, *, succeeded: bool = False) -> None:
+    fields: dict[str, Any] = {"refresh_lease_until": None, "refresh_lease_owner": ""}
+    if succeeded:
+        fields.update(refresh_failures=0, refresh_backoff_until=None, refresh_error="")
+    ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(**fields)
 
 
 def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> ZohoToken:
-    from zoho_tokens.store import DjangoTokenStore
-
+    # Every error leaves from outside its ``except`` block, so nothing is chained to it: the
+    # chained errors' frames hold the refresh token and the client secret.
+    failure: TokenStoreError | None = None
     try:
-        answer = accounts.refresh(
+        answer = oauth_client.refresh(
             accounts_url_for(row),
             refresh_token=row.refresh_token,
             client_id=row.client_id,
             client_secret=row.client_secret,
         )
-    except accounts.InvalidRefreshToken as exc:
-        mark_invalid(row, exc.code)
+    except InvalidRefreshToken as exc:
+        rows.mark_invalid(row, exc.code)
         _release(row, owner)
-        raise TokenInvalidError(
+        failure = TokenInvalidError(
             f"Zoho rejected the refresh token of token {row.pk} ({row.user_name}) "
             f"(Zoho: {exc.code}); the token is marked invalid: connect this user again"
-        ) from None
-    except accounts.ZohoError as exc:
-        if isinstance(exc, accounts.Throttled):
-            _hold_back(row, owner)
-        else:
-            _release(row, owner)
+        )
+    except ZohoError as exc:
+        _back_off(row, owner, exc)
         logger.warning("zoho_tokens: refresh of token %s failed: %s", row.pk, exc)
-        if _still_valid(row) and not force:
+        if still_valid(row) and not force:
             return row  # the current access token still works; a forced refresh must say so
-        raise TokenStoreError(f"refresh of Zoho token {row.pk} failed: {exc}; {exc.hint}") from None
+        failure = TokenStoreError(f"refresh of Zoho token {row.pk} failed: {exc.with_hint()}")
+    if failure is not None:
+        raise failure
 
-    store = DjangoTokenStore(tenant=row.tenant, refresh_ahead=False)
-    token = store._new_token()
+    token = rows.new_token()
     token.set_access_token(answer.access_token)
     token.set_expires_in(str(answer.expiry_time))
     if answer.refresh_token:
         token.set_refresh_token(answer.refresh_token)
     token.set_id(row.pk)
+    succeeded = False
     try:
-        store.save_token(token)
-    finally:
-        _release(row, owner)
-    return ZohoToken.objects.get(pk=row.pk)
-
-
-def mark_invalid(row: ZohoToken, reason: str) -> None:
-    """Flag a token whose refresh token Zoho refused; audit ``refresh_failed``."""
-    from django.db import transaction
-
-    with transaction.atomic():
-        ZohoToken.objects.filter(pk=row.pk).update(
-            invalid_reason=reason[:200], invalidated_at=timezone.now()
+        rows.save(token, row.tenant)
+        succeeded = True
+    except TokenStoreError as exc:
+        failure = detached(exc)
+    except Exception as exc:
+        failure = TokenStoreError(
+            f"could not save the refreshed Zoho token {row.pk}: {type(exc).__name__}", cause=exc
         )
-        audit.record("refresh_failed", token=row, outcome="invalid", detail={"zoho_error": reason})
-    row.invalid_reason = reason
+    finally:
+        _release(row, owner, succeeded=succeeded)
+    if failure is not None:
+        raise failure
+    return ZohoToken.objects.get(pk=row.pk)

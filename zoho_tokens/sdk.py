@@ -1,14 +1,15 @@
 """Run the Zoho CRM SDK as one tenant's Zoho user: ``use_zoho``.
 
 The SDK keeps one process-wide initializer (``Initializer.initialize``) and one per thread
-(``Initializer.switch_user``). ``use_zoho`` initialises the SDK the first time it is used in a
-process and switches the current thread after that, so web threads, thread pools and Celery
-worker processes each run their block as the right tenant's user, at the same time.
+(``Initializer.LOCAL``). ``use_zoho`` initialises the SDK the first time it is used in a
+process and gives the current thread its own initializer every time, so web threads, thread
+pools and Celery worker processes each run their block as the right tenant's user, in the
+right data center, at the same time, on every SDK major (6_0, 7_0, 8_0).
 
 The SDK's store is ``DjangoTokenStore()`` following the current tenant, not a store pinned to
-the first tenant: ``switch_user`` reuses the process-wide store for every later switch, and
-``use_zoho`` sets ``tenant_context`` for its block, so every lookup lands in the block's
-tenant. A thread outside any ``use_zoho`` block finds no other tenant's token.
+the first tenant: every thread's initializer shares the process-wide store, and ``use_zoho``
+sets ``tenant_context`` for its block, so every lookup lands in the block's tenant. A thread
+outside any ``use_zoho`` block finds no other tenant's token.
 """
 
 from __future__ import annotations
@@ -18,26 +19,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
-from zohocrmsdk.src.com.zoho.crm.api.dc.data_center import DataCenter
-from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
-from zohocrmsdk.src.com.zoho.crm.api.sdk_config import SDKConfig
-
-from zoho_tokens import accounts
-from zoho_tokens.conf import accounts_base_url, api_domain_for, data_center_of, zoho_settings
-from zoho_tokens.exceptions import TokenStoreError
+from zoho_tokens import oauth_client
+from zoho_tokens.conf import zoho_settings
+from zoho_tokens.datacenters import accounts_base_url, api_domain_for, data_center_of
+from zoho_tokens.exceptions import NoConnection
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.store import DjangoTokenStore
 from zoho_tokens.tenancy import current_tenant, tenant_context
+from zoho_tokens.zohosdk import DataCenter, Initializer, OAuthToken, SDKConfig
 
 __all__ = ["NoConnection", "environment_for", "use_zoho"]
 
 _init_lock = threading.Lock()
 _resource_dir: str | None = None
-
-
-class NoConnection(TokenStoreError):
-    """The tenant has no stored Zoho connection for the user asked for (or several to pick from)."""
 
 
 @contextmanager
@@ -75,16 +69,19 @@ def use_zoho(user_name: str | None = None, tenant: str | None = None) -> Iterato
 
 
 def _find_row(tenant: str, user_name: str | None) -> ZohoToken:
+    # Tenant and user name are compared again in Python, exactly: a loose MySQL collation
+    # would let tenant "ACME" run as tenant "acme"'s Zoho user (see zoho_tokens.collation).
     rows = ZohoToken.objects.for_tenant(tenant)
     if user_name is not None:
-        row = rows.filter(user_name=user_name).first()
+        candidates = rows.filter(user_name=user_name).order_by("created_at", "id")[:5]
+        row = next((r for r in candidates if r.tenant == tenant and r.user_name == user_name), None)
         if row is None:
             raise NoConnection(
                 f"tenant {tenant!r} has no Zoho connection for {user_name[:255]!r}: connect it "
                 "with the 'Connect Zoho CRM' page or 'manage.py zoho_login'"
             )
         return row
-    found = list(rows.order_by("created_at", "id")[:2])
+    found = [r for r in rows.order_by("created_at", "id")[:5] if r.tenant == tenant][:2]
     if not found:
         raise NoConnection(
             f"tenant {tenant!r} has no Zoho connection: connect one with the 'Connect Zoho CRM' "
@@ -107,14 +104,22 @@ def environment_for(row: ZohoToken) -> DataCenter.Environment:
     environment = DataCenter.get(api_domain)
     if environment is not None:
         return environment
-    token_url = accounts.token_url(accounts_base_url(data_center_of(api_domain)))
+    token_url = oauth_client.token_url(accounts_base_url(data_center_of(api_domain)))
     return DataCenter.Environment(api_domain, token_url, api_domain)
 
 
 def _activate(environment: DataCenter.Environment, token: OAuthToken) -> None:
-    """Make ``token`` this thread's SDK user (initialising the SDK the first time)."""
+    """Make ``token`` this thread's SDK user (initialising the SDK the first time).
+
+    Not ``Initializer.switch_user``: on SDK 6_0 and 7_0 it resolves the token before it
+    installs the thread's initializer, and the SDK's ``get_token`` writes the token's data
+    center onto the initializer it finds, the *process-wide* one in a new thread (every
+    other thread then calls that data center). Installing the thread's own initializer
+    first, as 8_0's ``switch_user`` does, keeps each thread's environment its own.
+    """
     with _init_lock:
-        if Initializer.initializer is None:
+        first = Initializer.initializer is None
+        if first:
             # initialize() resolves the token through get_initializer(), which prefers this
             # thread's initializer: clear it so the new one is used.
             Initializer.LOCAL.init = None
@@ -125,34 +130,29 @@ def _activate(environment: DataCenter.Environment, token: OAuthToken) -> None:
                 sdk_config=sdk_config(),
                 resource_path=_resource_path(),
             )
-            # Pin this thread to it: another thread may re-initialise the process-wide one.
-            Initializer.LOCAL.init = Initializer.initializer
-            return
         base = Initializer.initializer
-    if _follows_tenant(base.store):
-        Initializer.switch_user(environment, token, proxy=base.request_proxy)
-        return
-    # The project initialised the SDK itself with another store; switch_user would look our
-    # token id up there. Do what switch_user does, with our store.
     initializer = Initializer()
     initializer.environment = environment
     initializer.sdk_config = base.sdk_config or sdk_config()
-    initializer.store = DjangoTokenStore()
+    # The project may have initialised the SDK itself with another store, where our token
+    # id means nothing: ours follows the block's tenant.
+    initializer.store = base.store if _follows_tenant(base.store) else DjangoTokenStore()
     initializer.resource_path = base.resource_path or _resource_path()
     initializer.request_proxy = base.request_proxy
     initializer.token = token
     Initializer.LOCAL.init = initializer
-    token.generate_token()
+    if not first:  # initialize() has just resolved it
+        token.generate_token()
 
 
 def sdk_config() -> SDKConfig:
     """The SDK's config with ``HTTP_TIMEOUT`` on its API calls (the SDK has none by default)."""
-    timeout = float(zoho_settings.HTTP_TIMEOUT)
+    timeout = zoho_settings.HTTP_TIMEOUT
     return SDKConfig(read_timeout=timeout, connect_timeout=timeout)
 
 
 def _follows_tenant(store: object) -> bool:
-    return isinstance(store, DjangoTokenStore) and getattr(store, "_tenant", "") is None
+    return isinstance(store, DjangoTokenStore) and store.follows_current_tenant
 
 
 def _resource_path() -> str:

@@ -1,37 +1,69 @@
-"""Operations shared by the admin, the management commands and the web views.
+"""Operations shared by the admin, the management commands, the web views and tasks.
 
-Each takes ``source`` and ``actor`` so signals and audit rows say who did what, and raises
-``ServiceError`` (one safe line: what happened and what to do) for anything a user can fix.
+Each takes ``source`` and ``actor`` so signals and audit rows say who did what. Operations on
+several tokens return a report with one outcome per token; the callers only present it.
+Anything a user can fix raises a ``ServiceError`` subclass (one safe line: what happened
+and what to do; ``code`` and ``status_code`` say which kind).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError, transaction
-from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
-from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
+from django.db.models import QuerySet
+from django.views.decorators.debug import sensitive_variables
 
-from zoho_tokens import accounts, audit, refresh, signals, store
-from zoho_tokens.conf import accounts_base_url, api_domain_for, zoho_settings
-from zoho_tokens.exceptions import TokenStoreError
-from zoho_tokens.models import ZohoToken
+from zoho_tokens import audit, oauth_client, refresh, rows, signals
+from zoho_tokens.conf import zoho_settings
+from zoho_tokens.datacenters import (
+    accounts_base_url,
+    api_domain_for,
+    host_of,
+    trusted_accounts_url,
+)
+from zoho_tokens.exceptions import (
+    ConfigurationError,
+    DatabaseNotReady,
+    RefreshFailed,
+    ServiceError,
+    TokenStoreError,
+    TokenUnusable,
+    ZohoError,
+    ZohoRequestFailed,
+    ZohoTokensError,
+)
+from zoho_tokens.models import AuditAction, ZohoToken, token_db
+from zoho_tokens.zohosdk import OAuthToken, UserSignature
+
+__all__ = [
+    "PurgeSelection",
+    "RefreshOutcome",
+    "RefreshReport",
+    "RevokeOutcome",
+    "RevokeReport",
+    "ServiceError",
+    "exchange_grant",
+    "purge",
+    "refresh_now",
+    "refresh_tokens",
+    "revoke",
+    "revoke_tokens",
+]
 
 
-class ServiceError(Exception):
-    """A user-facing failure; ``str()`` is one line without any secret."""
-
-    def __init__(self, message: str, code: str = "error") -> None:
-        super().__init__(message)
-        self.code = code
+def label(row: ZohoToken) -> str:
+    """``<id> (<user name>[, tenant <t>])``: how outcomes name a token."""
+    tenant = f", tenant {row.tenant}" if row.tenant else ""
+    return f"{row.pk} ({row.user_name or 'no user name'}{tenant})"
 
 
-def _from_zoho(exc: accounts.ZohoError) -> ServiceError:
-    message = f"{exc}; {exc.hint}" if exc.hint else str(exc)
-    return ServiceError(message, code=exc.code)
+# -- grant exchange ----------------------------------------------------------------------------
 
 
+@sensitive_variables("grant_token", "client_secret", "answer", "token", "_")
 def exchange_grant(
     grant_token: str,
     *,
@@ -45,31 +77,32 @@ def exchange_grant(
     source: str = "command",
     actor: Any = None,
 ) -> ZohoToken:
-    """Exchange a grant token, resolve the user name, save through the store, read it back."""
+    """Exchange a grant token, resolve the user name, save through the store, read it back.
+
+    The row records the accounts server the code was exchanged at: the token is refreshed and
+    revoked there. Errors are raised outside their ``except`` blocks, so nothing is chained
+    to them (the chained errors' frames hold the grant token and the client secret).
+    """
     grant_token = (grant_token or "").strip()
     if not grant_token:
         raise ServiceError("no grant token given: generate one in the Zoho API console")
     client_id = client_id or zoho_settings.CLIENT_ID
     client_secret = client_secret or zoho_settings.CLIENT_SECRET
     if not client_id:
-        raise ServiceError(
-            "no client id: pass --client-id or set ZOHO_TOKENS['CLIENT_ID'] (env ZOHO_CLIENT_ID)",
-            code="config",
+        raise ConfigurationError(
+            "no client id: pass --client-id or set ZOHO_TOKENS['CLIENT_ID'] (env ZOHO_CLIENT_ID)"
         )
     if not client_secret:
-        raise ServiceError(
+        raise ConfigurationError(
             "no client secret: pass --client-secret or set ZOHO_TOKENS['CLIENT_SECRET'] "
-            "(env ZOHO_CLIENT_SECRET)",
-            code="config",
+            "(env ZOHO_CLIENT_SECRET)"
         )
-    try:
-        base = (accounts_url or "").rstrip("/") or accounts_base_url(data_center)
-        default_domain = api_domain_for(data_center, environment)
-    except ValueError as exc:
-        raise ServiceError(str(exc), code="config") from None
+    base = (accounts_url or "").rstrip("/") or accounts_base_url(data_center)
+    default_domain = api_domain_for(data_center, environment)
     _check_database()
+    failure: ZohoTokensError | None = None
     try:
-        answer = accounts.exchange_grant(
+        answer = oauth_client.exchange_grant(
             base,
             code=grant_token,
             client_id=client_id,
@@ -77,9 +110,11 @@ def exchange_grant(
             redirect_url=redirect_url or zoho_settings.REDIRECT_URL,
         )
         api_domain = answer.api_domain or default_domain
-        user_name = accounts.current_user_name(api_domain, answer.access_token)
-    except accounts.ZohoError as exc:
-        raise _from_zoho(exc) from None
+        user_name = oauth_client.current_user_name(api_domain, answer.access_token)
+    except ZohoError as exc:
+        failure = ZohoRequestFailed.from_zoho(exc)
+    if failure is not None:
+        raise failure
 
     token = OAuthToken(
         client_id=client_id,
@@ -94,9 +129,15 @@ def exchange_grant(
     token.set_user_signature(UserSignature(user_name))
     with signals.origin(source, actor):
         try:
-            store.DjangoTokenStore(tenant=tenant or "", refresh_ahead=False).save_token(token)
+            rows.save(token, tenant or "", accounts_server=trusted_accounts_url(base) or None)
         except TokenStoreError as exc:
-            raise ServiceError(f"could not store the connection: {exc.error_message}") from None
+            failure = ServiceError(f"could not store the connection: {exc.error_message}")
+        except DatabaseError as exc:
+            failure = ServiceError(
+                f"could not store the connection: database error ({type(exc).__name__})"
+            )
+    if failure is not None:
+        raise failure
     row = ZohoToken.objects.get(pk=token.get_id())
     _ = row.refresh_token, row.access_token  # read back: fails loudly if not decryptable
     return row
@@ -105,27 +146,152 @@ def exchange_grant(
 def _check_database() -> None:
     try:
         ZohoToken.objects.exists()
+        return
     except DatabaseError:
-        raise ServiceError(
-            "the zoho_tokens tables do not exist: run 'python manage.py migrate' first",
-            code="database",
-        ) from None
+        pass
+    raise DatabaseNotReady(
+        "the zoho_tokens tables do not exist: run 'python manage.py migrate' first"
+    )
+
+
+# -- refresh -----------------------------------------------------------------------------------
 
 
 def refresh_now(row: ZohoToken, *, source: str = "command", actor: Any = None) -> ZohoToken:
     """Refresh a token's access token now (single-flight with any worker doing the same)."""
     if row.invalid_reason:
-        raise ServiceError(
-            f"token {row.pk} is invalid (Zoho: {row.invalid_reason}): connect this user again",
-            code="invalid",
+        raise TokenUnusable(
+            f"token {row.pk} is invalid (Zoho: {row.invalid_reason}): connect this user again"
         )
     if not row.has_refresh_token:
-        raise ServiceError(f"token {row.pk} has no refresh token to refresh with", code="invalid")
+        raise TokenUnusable(f"token {row.pk} has no refresh token to refresh with")
     with signals.origin(source, actor):
         try:
             return refresh.refresh_token(row, force=True)
         except TokenStoreError as exc:
-            raise ServiceError(exc.error_message, code="refresh") from None
+            failure = RefreshFailed(exc.error_message)
+    raise failure  # outside the except: nothing chained
+
+
+@dataclass
+class RefreshOutcome:
+    token_id: str
+    label: str
+    ok: bool
+    message: str
+    row: ZohoToken | None = None  # the row as stored after the attempt
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh sweep did: one outcome per token, plus what it did not try."""
+
+    outcomes: list[RefreshOutcome] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # ids asked for that do not exist
+    skipped: list[str] = field(default_factory=list)  # labels not tried after a stop
+    invalid_not_tried: int = 0  # tokens marked invalid that a sweep leaves out
+    stopped: bool = False  # stopped early: Zoho issued no access token
+
+    @property
+    def refreshed(self) -> int:
+        return sum(1 for o in self.outcomes if o.ok)
+
+    @property
+    def failed(self) -> int:
+        return len(self.missing) + sum(1 for o in self.outcomes if not o.ok)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+def select_for_refresh(
+    ids: Iterable[str] = (),
+    *,
+    expiring_within: int | None = None,
+    tenant: str | None = None,
+) -> QuerySet:
+    """Named tokens whatever their state; a sweep (no ids) leaves invalid ones out."""
+    selected = ZohoToken.objects.all()
+    if tenant is not None:
+        selected = selected.for_tenant(tenant)
+    ids = list(ids)
+    selected = selected.filter(pk__in=ids) if ids else selected.filter(invalid_reason="")
+    if expiring_within is not None:
+        selected = selected.expiring_within(expiring_within)
+    return selected.order_by("expiry_time", "id")
+
+
+def refresh_tokens(
+    ids: Iterable[str] = (),
+    *,
+    expiring_within: int | None = None,
+    tenant: str | None = None,
+    source: str = "command",
+    actor: Any = None,
+) -> RefreshReport:
+    """Refresh the selected tokens (see ``select_for_refresh``).
+
+    Zoho issues at most 10 access tokens per refresh token in 10 minutes and answers
+    ``Access Denied`` beyond that, so the sweep stops at the first token Zoho did not refresh
+    (throttled, unreachable, timed out) instead of hammering Zoho with the rest.
+    """
+    ids = list(dict.fromkeys(ids))
+    report = RefreshReport()
+    found = list(select_for_refresh(ids, expiring_within=expiring_within, tenant=tenant))
+    report.missing = [i for i in ids if i not in {row.pk for row in found}]
+    if not ids:
+        invalid = ZohoToken.objects.invalid()
+        report.invalid_not_tried = (
+            invalid.for_tenant(tenant) if tenant is not None else invalid
+        ).count()
+    for row in found:
+        if report.stopped:
+            report.skipped.append(label(row))
+            continue
+        outcome, stop = _refresh_one(row, source=source, actor=actor)
+        report.outcomes.append(outcome)
+        report.stopped = stop
+    return report
+
+
+def _refresh_one(row: ZohoToken, *, source: str, actor: Any) -> tuple[RefreshOutcome, bool]:
+    """Refresh one token: (outcome, stop the sweep)."""
+    before = (row.expiry_time, row.access_token_checksum)
+    error: ServiceError | None = None
+    try:
+        refresh_now(row, source=source, actor=actor)
+    except ServiceError as exc:
+        error = exc
+    # Judge by what is stored rather than by the message: the refresh layer keeps a
+    # still-valid access token when Zoho refuses, without raising.
+    current = ZohoToken.objects.filter(pk=row.pk).first()
+
+    def outcome(ok: bool, message: str) -> RefreshOutcome:
+        return RefreshOutcome(row.pk, label(row), ok, message, current)
+
+    if current is None:
+        return outcome(False, "deleted while refreshing"), False
+    if error is None and (current.expiry_time, current.access_token_checksum) != before:
+        return outcome(True, "refreshed"), False
+    if current.invalid_reason:
+        message = str(error) if error else f"invalid (Zoho: {current.invalid_reason})"
+        return outcome(False, message), False
+    if isinstance(error, TokenUnusable):
+        return outcome(False, str(error)), False
+    if error is not None:
+        return outcome(False, str(error)), True
+    return (
+        outcome(
+            False,
+            "not refreshed: Zoho issued no access token (throttled, unreachable or timed out: "
+            "see the zoho_tokens log)",
+        ),
+        True,
+    )
+
+
+# -- revoke ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -137,27 +303,55 @@ class RevokeOutcome:
     message: str
 
 
+@dataclass
+class RevokeReport:
+    outcomes: list[RevokeOutcome] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def revoked(self) -> int:
+        return sum(1 for o in self.outcomes if o.ok)
+
+    @property
+    def failed(self) -> int:
+        return len(self.missing) + sum(1 for o in self.outcomes if not o.ok)
+
+
 def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> RevokeOutcome:
-    """Revoke the refresh token at Zoho, then delete the row. Keeps the row when Zoho fails."""
-    label = row.user_name or row.pk
+    """Revoke the refresh token where it was issued, then delete the row.
+
+    Keeps the row when Zoho fails, and when Zoho says it does not know the token but is not
+    known to be the server that issued it: that answer proves nothing, and the token may
+    still work at its own data center.
+    """
+    label_ = row.user_name or row.pk
     with signals.origin(source, actor):
         remote = False
-        if row.has_refresh_token:
-            try:
-                remote = accounts.revoke(
-                    refresh.accounts_url_for(row), refresh_token=row.refresh_token
-                )
-            except accounts.ZohoError as exc:
-                with transaction.atomic():
-                    audit.record(
-                        "revoke_failed",
-                        token=row,
-                        outcome="error",
-                        detail={"error": exc.code},
-                    )
-                return RevokeOutcome(row.pk, label, False, False, f"kept: {_from_zoho(exc)}")
-        with transaction.atomic():
-            store.delete_row(row, action="revoked", detail={"remote": remote})
+        url = ""
+        try:
+            if row.has_refresh_token:
+                url = refresh.accounts_url_for(row)
+                remote = oauth_client.revoke(url, refresh_token=row.refresh_token)
+        except ZohoError as exc:
+            _revoke_failed(row, exc.code)
+            return RevokeOutcome(row.pk, label_, False, False, f"kept: {exc.with_hint()}")
+        except TokenStoreError as exc:
+            # e.g. the refresh token cannot be decrypted: keep the row, say why.
+            return RevokeOutcome(row.pk, label_, False, False, f"kept: {exc.error_message}")
+        if url and not remote and refresh.issuer_of(row) is None:
+            _revoke_failed(row, "issuer_unknown")
+            return RevokeOutcome(
+                row.pk,
+                label_,
+                False,
+                False,
+                f"kept: Zoho at {host_of(url)} does not know this token, and it is not known "
+                "which accounts server issued it, so it may still be valid there: revoke it "
+                "at its data center (or the user removes the app under Zoho's Connected Apps), "
+                "then purge it",
+            )
+        with transaction.atomic(using=token_db()):
+            rows.delete(row, action=AuditAction.REVOKED, detail={"remote": remote})
             origin = signals.current_origin()
             signals.send_on_commit(
                 signals.token_revoked,
@@ -167,12 +361,76 @@ def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Rev
                 remote=remote,
             )
     message = "revoked at Zoho and deleted" if remote else "already invalid at Zoho; deleted"
-    return RevokeOutcome(row.pk, label, True, remote, message)
+    return RevokeOutcome(row.pk, label_, True, remote, message)
+
+
+def _revoke_failed(row: ZohoToken, error: str) -> None:
+    with transaction.atomic(using=token_db()):
+        audit.record(AuditAction.REVOKE_FAILED, token=row, outcome="error", detail={"error": error})
+
+
+def revoke_tokens(
+    selection: Iterable[str] | QuerySet, *, source: str = "command", actor: Any = None
+) -> RevokeReport:
+    """Revoke each token of ``selection`` (ids, in order, or a queryset); one outcome each."""
+    report = RevokeReport()
+    if isinstance(selection, QuerySet):
+        found = list(selection)
+    else:
+        ids = list(dict.fromkeys(selection))
+        by_id = {row.pk: row for row in ZohoToken.objects.filter(pk__in=ids)}
+        report.missing = [i for i in ids if i not in by_id]
+        found = [by_id[i] for i in ids if i in by_id]
+    report.outcomes = [revoke(row, source=source, actor=actor) for row in found]
+    return report
+
+
+# -- purge -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeSelection:
+    """Which tokens a purge deletes. Criteria combine with AND; ``everything`` stands alone."""
+
+    invalid: bool = False
+    older_than_days: int | None = None
+    everything: bool = False
+    tenant: str | None = None
+
+    def problem(self) -> str:
+        """Why this selection is refused ("" when it is fine): a purge needs a criterion."""
+        criteria = self.invalid or self.older_than_days is not None
+        if not criteria and not self.everything:
+            return (
+                "refusing to purge without a criterion: pass --invalid, --older-than DAYS or --all"
+            )
+        if criteria and self.everything:
+            return "--all cannot be combined with --invalid or --older-than"
+        return ""
+
+    def queryset(self) -> QuerySet:
+        selected = ZohoToken.objects.all()
+        if self.tenant is not None:
+            selected = selected.for_tenant(self.tenant)
+        if self.invalid:
+            selected = selected.invalid()
+        if self.older_than_days is not None:
+            selected = selected.not_updated_since(self.older_than_days)
+        return selected.order_by("tenant", "user_name", "id")
 
 
 def purge(
-    queryset: Any, *, tenant: str = "", source: str = "command", actor: Any = None
+    selection: QuerySet | PurgeSelection,
+    *,
+    tenant: str = "",
+    source: str = "command",
+    actor: Any = None,
 ) -> list[str]:
     """Delete rows locally (no call to Zoho): one audit row and one ``tokens_purged``."""
+    if isinstance(selection, PurgeSelection):
+        if selection.problem():
+            raise ServiceError(selection.problem())
+        tenant = selection.tenant or tenant
+        selection = selection.queryset()
     with signals.origin(source, actor):
-        return store.purge(queryset, tenant=tenant)
+        return rows.purge(selection, tenant=tenant)

@@ -23,6 +23,8 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import Signal
 
+from zoho_tokens.models import ZohoToken, token_db
+
 logger = logging.getLogger("zoho_tokens")
 
 token_saved = Signal()
@@ -73,7 +75,6 @@ def send_on_commit(signal: Signal, **kwargs: Any) -> None:
     Receivers run robustly: the change is already committed, so a failing receiver is
     logged (without its arguments, which may be tokens) instead of failing the caller.
     """
-    from zoho_tokens.models import ZohoToken
 
     def send() -> None:
         for receiver, result in signal.send_robust(sender=ZohoToken, **kwargs):
@@ -84,4 +85,4 @@ def send_on_commit(signal: Signal, **kwargs: Any) -> None:
                     type(result).__name__,
                 )
 
-    transaction.on_commit(send)
+    transaction.on_commit(send, using=token_db())

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.utils.module_loading import import_string
+from zoho_tokens.conf import zoho_settings
 
 _current_tenant: contextvars.ContextVar[str] = contextvars.ContextVar(
     "zoho_tokens_tenant", default=""
@@ -62,9 +62,5 @@ class TenantMiddleware:
 
 
 def _resolver() -> Callable[[Any], str | None] | None:
-    from zoho_tokens.conf import zoho_settings
-
-    path = zoho_settings.TENANT_RESOLVER
-    if not path:
-        return None
-    return path if callable(path) else import_string(path)
+    """``TENANT_RESOLVER``, imported once by the settings object (not on every request)."""
+    return zoho_settings.TENANT_RESOLVER

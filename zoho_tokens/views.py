@@ -2,19 +2,23 @@
 
 Thin over ``services.exchange_grant``. What the views guard:
 
+- Only users allowed to connect for the tenant get through (``zoho_tokens.access``: the
+  ``CONNECT_PERMISSION``, and no silent fall-back to the default tenant): 403 otherwise, at
+  connect and again at the callback.
 - ``state`` is one-time, bound to the session, the user and the tenant that started the flow;
-  anything else is refused with 400 before any other work.
-- The code is exchanged only at one of Zoho's accounts servers (``conf.DATA_CENTERS``) or the
+  anything else (including a malformed value) is refused with 400 before any other work.
+- The code is exchanged only at one of Zoho's accounts servers (``datacenters.DATA_CENTERS``) or the
   configured ``ACCOUNTS_URL``: the exchange carries the client secret, and ``accounts-server``
   comes from the query string, which anyone can forge.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,15 +27,20 @@ from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 
-from zoho_tokens import services
-from zoho_tokens.conf import DATA_CENTERS, accounts_base_url, zoho_settings
+from zoho_tokens import access, services
+from zoho_tokens.conf import zoho_settings
+from zoho_tokens.datacenters import DATA_CENTERS, accounts_base_url, origin_of
+from zoho_tokens.exceptions import ZohoTokensError
 from zoho_tokens.tenancy import current_tenant
 
 SESSION_KEY = "zoho_tokens_oauth_states"
 STATE_MAX_AGE = 600  # seconds: the user may have to log in at Zoho first
 MAX_PENDING_STATES = 5  # a few tabs at once; older ones are dropped
 AUTH_PATH = "/oauth/v2/auth"
+#: What ``secrets.token_urlsafe`` makes; anything else is not one of our states.
+STATE_FORMAT = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 ERROR_TEMPLATE = "zoho_tokens/connect_error.html"
 DENIED_TEMPLATE = "zoho_tokens/access_denied.html"
@@ -65,10 +74,13 @@ def connect(request: HttpRequest) -> HttpResponse:
             _("Zoho is not configured: set ZOHO_TOKENS['CLIENT_ID'] and ['CLIENT_SECRET']."),
             500,
         )
+    refusal = access.connect_refusal(request, current_tenant())
+    if refusal is not None:
+        return _error(request, refusal, 403)
     try:
         auth_url = accounts_base_url() + AUTH_PATH
-    except ValueError as exc:
-        return _error(request, str(exc), 500)
+    except ZohoTokensError as exc:
+        return _error(request, str(exc), exc.status_code)
     state = secrets.token_urlsafe(32)
     callback_url = redirect_uri(request)
     pending = _pending(request)
@@ -95,11 +107,15 @@ def connect(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@sensitive_variables("code")
 def callback(request: HttpRequest) -> HttpResponse:
     """Check the state, then exchange Zoho's code at a trusted accounts server and store it."""
     bound = _take_state(request)
     if bound is None:
         return _error(request, BAD_STATE, 400)
+    refusal = access.connect_refusal(request, bound["tenant"])
+    if refusal is not None:
+        return _error(request, refusal, 403)
 
     error = request.GET.get("error")
     if error == "access_denied":
@@ -128,9 +144,8 @@ def callback(request: HttpRequest) -> HttpResponse:
             source="web",
             actor=request.user,
         )
-    except services.ServiceError as exc:
-        status = 500 if exc.code in ("config", "database", "error") else 502
-        return _error(request, str(exc), status)
+    except ZohoTokensError as exc:
+        return _error(request, str(exc), exc.status_code)
     messages.success(
         request,
         _("Zoho CRM is connected as %(user)s.") % {"user": row.user_name},
@@ -148,7 +163,7 @@ def _take_state(request: HttpRequest) -> dict[str, Any] | None:
     """Pop the request's state from the session; None unless it is live and this user's."""
     state = request.GET.get("state", "")
     pending = _pending(request)
-    if not state or not pending:
+    if not STATE_FORMAT.fullmatch(state) or not pending:
         return None
     match = next((key for key in pending if secrets.compare_digest(key, state)), None)
     if match is None:
@@ -171,46 +186,30 @@ def trusted_accounts_server(
     Trusted: Zoho's accounts servers and the configured ``ACCOUNTS_URL``, compared exactly by
     scheme and host (with port), so no path, user info or look-alike host gets through.
     Without ``accounts-server``, Zoho's ``location`` (a data center name) picks the server;
-    without both, the configured one is used.
+    without both, the configured one is used. An unknown ``location`` is refused, never a
+    fallback to the default data center.
     """
     allowed: dict[str, str | None] = {
-        _origin(dc["accounts"]) or "": name for name, dc in DATA_CENTERS.items()
+        origin_of(dc.accounts_url) or "": name for name, dc in DATA_CENTERS.items()
     }
     if zoho_settings.ACCOUNTS_URL:
-        configured = _origin(str(zoho_settings.ACCOUNTS_URL))
+        configured = origin_of(str(zoho_settings.ACCOUNTS_URL))
         if configured:
             allowed.setdefault(configured, None)
+    dc = (location or "").lower()
+    if dc and dc not in DATA_CENTERS:
+        return None
     if server is None:
-        dc = (location or "").lower()
-        if dc in DATA_CENTERS:
-            return DATA_CENTERS[dc]["accounts"], dc
+        if dc:
+            return DATA_CENTERS[dc].accounts_url, dc
         try:
             return accounts_base_url(), None
-        except ValueError:
+        except ZohoTokensError:
             return None
     configured_url = str(zoho_settings.ACCOUNTS_URL or "").rstrip("/")
     if configured_url and server.strip().rstrip("/") == configured_url:
         return configured_url, None
-    origin = _origin(server)
+    origin = origin_of(server)
     if origin is None or origin not in allowed:
         return None
     return origin, allowed[origin]
-
-
-def _origin(url: str) -> str | None:
-    """``scheme://host[:port]`` in lower case, or None for anything else (paths allowed)."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
-        return None
-    if parts.path not in ("", "/"):
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")

@@ -21,8 +21,9 @@ from django.core.management.base import (
 from django.db import DatabaseError
 
 from zoho_tokens import services
-from zoho_tokens.conf import DATA_CENTERS, ENVIRONMENTS
-from zoho_tokens.management.subcommands._common import (
+from zoho_tokens.datacenters import DATA_CENTERS, ENVIRONMENTS
+from zoho_tokens.exceptions import ZohoTokensError
+from zoho_tokens.management.cli import (
     database_error_message,
     expiry_text,
     interactive,
@@ -136,7 +137,7 @@ class Command(BaseCommand):
                 tenant=options.get("tenant") or "",
                 source="command",
             )
-        except services.ServiceError as exc:
+        except ZohoTokensError as exc:
             raise CommandError(str(exc), returncode=1) from None
         except DatabaseError as exc:
             raise CommandError(database_error_message(exc), returncode=1) from None

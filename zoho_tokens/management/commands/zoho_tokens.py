@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from zoho_tokens.management.subcommands._common import database_error_message
+from zoho_tokens.management.cli import database_error_message
 
 SUBCOMMANDS = {
     "list": "list_",

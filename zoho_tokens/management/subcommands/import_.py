@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from zoho_tokens import importers
-from zoho_tokens.management.subcommands._common import describe, progress_bar
+from zoho_tokens.management.cli import describe, progress_bar
 
 HELP = (
     "Import tokens from the SDK's FileStore CSV, its DBStore MySQL table or a SQLite file "

@@ -6,10 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from zoho_tokens.management.subcommands._common import (
-    expiry_text,
-    token_summary,
-)
+from zoho_tokens.management.cli import expiry_text, token_summary
 from zoho_tokens.models import ZohoToken
 
 HELP = "List stored Zoho tokens: id, user name, tenant, api domain, status, expiry."
@@ -25,7 +22,7 @@ def add_arguments(parser: Any) -> None:
 
 
 def handle(command: Any, options: dict[str, Any]) -> int:
-    rows = ZohoToken.objects.order_by("tenant", "user_name", "id")
+    rows = ZohoToken.objects.with_status().order_by("tenant", "user_name", "id")
     if options.get("tenant") is not None:
         rows = rows.for_tenant(options["tenant"])
     rows = list(rows)

@@ -7,19 +7,10 @@ criterion can only narrow what goes.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from typing import Any
 
-from django.utils import timezone
-
 from zoho_tokens import services
-from zoho_tokens.management.subcommands._common import (
-    confirm,
-    describe,
-    interactive,
-    label,
-)
-from zoho_tokens.models import ZohoToken
+from zoho_tokens.management.cli import confirm, describe, interactive
 
 HELP = (
     "Delete stored tokens locally (no call to Zoho) by criteria: --invalid, --older-than, "
@@ -62,27 +53,19 @@ def add_arguments(parser: Any) -> None:
 
 
 def handle(command: Any, options: dict[str, Any]) -> int:
-    criteria = options.get("invalid") or options.get("older_than") is not None
-    if not criteria and not options.get("all"):
-        command.stderr.write(
-            "refusing to purge without a criterion: pass --invalid, --older-than DAYS or --all"
-        )
+    selection = services.PurgeSelection(
+        invalid=bool(options.get("invalid")),
+        older_than_days=options.get("older_than"),
+        everything=bool(options.get("all")),
+        tenant=options.get("tenant"),
+    )
+    if problem := selection.problem():
+        command.stderr.write(problem)
         return 1
-    if criteria and options.get("all"):
-        command.stderr.write("--all cannot be combined with --invalid or --older-than")
-        return 1
-    rows = ZohoToken.objects.all()
-    tenant = options.get("tenant")
-    if tenant is not None:
-        rows = rows.for_tenant(tenant)
-    if options.get("invalid"):
-        rows = rows.invalid()
-    if options.get("older_than") is not None:
-        rows = rows.filter(updated_at__lt=timezone.now() - dt.timedelta(days=options["older_than"]))
-    matched = list(rows.order_by("tenant", "user_name", "id"))
+    matched = list(selection.queryset())
     if options.get("dry_run"):
         for row in matched:
-            command.stdout.write(f"would purge {label(row)}")
+            command.stdout.write(f"would purge {services.label(row)}")
         command.stdout.write(f"purge (dry run): {len(matched)} would be deleted, nothing changed")
         return 0
     if not matched:
@@ -96,10 +79,10 @@ def handle(command: Any, options: dict[str, Any]) -> int:
             )
             return 1
         for row in matched:
-            command.stdout.write(f"  {label(row)}")
+            command.stdout.write(f"  {services.label(row)}")
         if not confirm(command, f"Delete {len(matched)} token(s) here (Zoho is not told)?"):
             command.stdout.write("purge: cancelled, nothing changed")
             return 1
-    deleted = services.purge(rows, tenant=tenant or "", source="command")
+    deleted = services.purge(selection, source="command")
     command.stdout.write(f"purge: {len(deleted)} deleted")
     return 0

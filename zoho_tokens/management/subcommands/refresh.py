@@ -1,24 +1,15 @@
 """``zoho_tokens refresh``: refresh access tokens ahead of time, for cron or Celery beat.
 
-Zoho issues at most 10 access tokens per refresh token in 10 minutes and answers
-``Access Denied`` beyond that, so this stops at the first token Zoho did not refresh
-(throttled, unreachable, timed out) instead of hammering Zoho with the rest.
+Parses, calls ``services.refresh_tokens`` and prints its report; which tokens are tried and
+when the sweep stops are decided there.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from django.db.models import Q
-
 from zoho_tokens import services
-from zoho_tokens.management.subcommands._common import (
-    describe,
-    expiry_text,
-    label,
-)
-from zoho_tokens.models import ZohoToken
+from zoho_tokens.management.cli import describe, expiry_text
 
 HELP = (
     "Refresh access tokens now or ahead of expiry (for cron / Celery beat); stops at the "
@@ -49,95 +40,45 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--tenant", help="only this tenant ('' for the default tenant)")
 
 
-def _select(command: Any, options: dict[str, Any]) -> tuple[list[ZohoToken], list[str]] | None:
+def handle(command: Any, options: dict[str, Any]) -> int:
     ids: list[str] = options.get("ids") or []
     within = options.get("expiring_within")
     if ids and options.get("all"):
         command.stderr.write("give token ids or --all, not both")
-        return None
+        return 1
     if not ids and not options.get("all") and within is None:
         command.stderr.write(
             "nothing selected: give token ids, --all, or --expiring-within SECONDS"
         )
-        return None
+        return 1
     if within is not None and within < 0:
         command.stderr.write("--expiring-within must be 0 or more seconds")
-        return None
-    rows = ZohoToken.objects.all()
-    if options.get("tenant") is not None:
-        rows = rows.for_tenant(options["tenant"])
-    # Named tokens are tried whatever their state; a sweep leaves invalid ones out.
-    rows = rows.filter(pk__in=ids) if ids else rows.filter(invalid_reason="")
-    if within is not None:
-        limit = int(time.time() * 1000) + within * 1000
-        rows = rows.filter(Q(expiry_time__isnull=True) | Q(expiry_time__lte=limit))
-    found = list(rows.order_by("expiry_time", "id"))
-    missing = [i for i in dict.fromkeys(ids) if i not in {row.pk for row in found}]
-    return found, missing
-
-
-def handle(command: Any, options: dict[str, Any]) -> int:
-    selected = _select(command, options)
-    if selected is None:
         return 1
-    rows, missing = selected
-    invalid_note = ""
-    if not options.get("ids"):
-        invalid = ZohoToken.objects.invalid()
-        if options.get("tenant") is not None:
-            invalid = invalid.for_tenant(options["tenant"])
-        if count := invalid.count():
-            invalid_note = f", {count} invalid not tried (reconnect them or 'purge --invalid')"
-    refreshed = failed = skipped = 0
-    for token_id in missing:
+    report = services.refresh_tokens(
+        ids, expiring_within=within, tenant=options.get("tenant"), source="command"
+    )
+    for token_id in report.missing:
         command.stderr.write(f"{token_id}: no such token")
-        failed += 1
-    stopped = False
-    for row in rows:
-        if stopped:
-            command.stdout.write(f"{label(row)}: skipped (stopped after Zoho's refusal)")
-            skipped += 1
-            continue
-        ok, stop, message = _refresh_one(row)
-        if ok:
-            refreshed += 1
-            command.stdout.write(f"{label(row)}: {message}")
+    for outcome in report.outcomes:
+        if outcome.ok and outcome.row is not None:
+            text = f"refreshed, access token expires {expiry_text(outcome.row)}"
+            command.stdout.write(f"{outcome.label}: {text}")
+        elif outcome.row is not None and "Zoho issued no access token" in outcome.message:
+            text = f"{outcome.message}; the current one expires {expiry_text(outcome.row)}"
+            command.stderr.write(f"{outcome.label}: {text}")
         else:
-            failed += 1
-            command.stderr.write(f"{label(row)}: {message}")
-        stopped = stop
-    summary = f"refresh: {refreshed} refreshed, {failed} failed, {skipped} skipped{invalid_note}"
-    if stopped:
+            command.stderr.write(f"{outcome.label}: {outcome.message}")
+    for skipped in report.skipped:
+        command.stdout.write(f"{skipped}: skipped (stopped after Zoho's refusal)")
+    summary = (
+        f"refresh: {report.refreshed} refreshed, {report.failed} failed, "
+        f"{len(report.skipped)} skipped"
+    )
+    if report.invalid_not_tried:
+        summary += (
+            f", {report.invalid_not_tried} invalid not tried (reconnect them or 'purge --invalid')"
+        )
+    if report.stopped:
         summary += "; stopped early: Zoho did not issue an access token, try again later"
     command.stdout.write(summary)
-    return 1 if failed or skipped else 0
-
-
-def _refresh_one(row: ZohoToken) -> tuple[bool, bool, str]:
-    """Refresh one token: (refreshed, stop the run, message)."""
-    before = (row.expiry_time, row.access_token_checksum)
-    error: services.ServiceError | None = None
-    try:
-        services.refresh_now(row, source="command")
-    except services.ServiceError as exc:
-        error = exc
-    # Judge by what is stored rather than by the message: the refresh layer keeps a
-    # still-valid access token when Zoho refuses, without raising.
-    current = ZohoToken.objects.filter(pk=row.pk).first()
-    if current is None:
-        return False, False, "deleted while refreshing"
-    if error is None and (current.expiry_time, current.access_token_checksum) != before:
-        return True, False, f"refreshed, access token expires {expiry_text(current)}"
-    if current.invalid_reason:
-        message = str(error) if error else f"invalid (Zoho: {current.invalid_reason})"
-        return False, False, message
-    if error is not None and error.code == "invalid":
-        return False, False, str(error)
-    if error is not None:
-        return False, True, str(error)
-    return (
-        False,
-        True,
-        "not refreshed: Zoho issued no access token (throttled, unreachable or timed out: see "
-        f"the zoho_tokens log); the current one expires {expiry_text(current)}",
-    )
+    return 0 if report.ok else 1

@@ -9,12 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoho_tokens import services
-from zoho_tokens.management.subcommands._common import (
-    confirm,
-    describe,
-    interactive,
-    label,
-)
+from zoho_tokens.management.cli import confirm, describe, interactive
 from zoho_tokens.models import ZohoToken
 
 HELP = (
@@ -38,33 +33,24 @@ def add_arguments(parser: Any) -> None:
 
 def handle(command: Any, options: dict[str, Any]) -> int:
     ids = list(dict.fromkeys(options["ids"]))
-    rows = {row.pk: row for row in ZohoToken.objects.filter(pk__in=ids)}
-    missing = [token_id for token_id in ids if token_id not in rows]
-    if rows and not options.get("yes"):
+    found = list(ZohoToken.objects.filter(pk__in=ids))
+    if found and not options.get("yes"):
         if not interactive():
             command.stderr.write(
                 "refusing to revoke without confirmation: no terminal to ask on, pass --yes"
             )
             return 1
-        for row in rows.values():
-            command.stdout.write(f"  {label(row)}")
-        if not confirm(command, f"Revoke {len(rows)} token(s) at Zoho and delete them here?"):
+        for row in found:
+            command.stdout.write(f"  {services.label(row)}")
+        if not confirm(command, f"Revoke {len(found)} token(s) at Zoho and delete them here?"):
             command.stdout.write("revoke: cancelled, nothing changed")
             return 1
-    revoked = failed = 0
-    for token_id in missing:
+    report = services.revoke_tokens(ids, source="command")
+    for token_id in report.missing:
         command.stderr.write(f"{token_id}: no such token")
-        failed += 1
-    for token_id in ids:
-        row = rows.get(token_id)
-        if row is None:
-            continue
-        outcome = services.revoke(row, source="command")
-        if outcome.ok:
-            revoked += 1
-            command.stdout.write(f"{label(row)}: {outcome.message}")
-        else:
-            failed += 1
-            command.stderr.write(f"{label(row)}: {outcome.message}")
-    command.stdout.write(f"revoke: {revoked} revoked, {failed} failed")
-    return 1 if failed else 0
+    labels = {row.pk: services.label(row) for row in found}
+    for outcome in report.outcomes:
+        stream = command.stdout if outcome.ok else command.stderr
+        stream.write(f"{labels[outcome.token_id]}: {outcome.message}")
+    command.stdout.write(f"revoke: {report.revoked} revoked, {report.failed} failed")
+    return 1 if report.failed else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoho_tokens.keys import rotate_keys
-from zoho_tokens.management.subcommands._common import progress_bar
+from zoho_tokens.management.cli import progress_bar
 
 HELP = (
     "Re-encrypt every stored token with the first key of ZOHO_TOKENS['ENCRYPTION_KEYS']. "

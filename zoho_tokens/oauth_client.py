@@ -1,7 +1,14 @@
-"""A small Zoho Accounts client: exchange, refresh, revoke, current user. Always with timeouts.
+"""The OAuth client for Zoho Accounts (Zoho's OAuth server, not your users' accounts).
 
-Zoho answers errors with HTTP 200 and an ``error`` key; this module turns each answer into a
-result or one of the ``ZohoError`` subclasses below, whose messages never contain a secret.
+Grant exchange, refresh, revoke, and the current CRM user's name; always with timeouts (the
+SDK's own HTTP calls have none). Zoho answers errors with HTTP 200 and an ``error`` key; this
+module turns each answer into a result or one of the ``ZohoError`` subclasses of
+``zoho_tokens.exceptions``, whose messages never contain a secret.
+
+Secrets travel only in POST bodies and headers, never in a URL. Errors are raised outside
+the ``except`` blocks that caught the ``requests`` error, so none is chained to them (its
+frames and its request hold the form), and the functions holding secrets are marked with
+Django's ``sensitive_variables``.
 """
 
 from __future__ import annotations
@@ -11,64 +18,51 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 
 from zoho_tokens.conf import zoho_settings
+from zoho_tokens.exceptions import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidRefreshToken,
+    Throttled,
+    UnexpectedAnswer,
+    ZohoError,
+    ZohoTimeout,
+    ZohoUnreachable,
+)
+
+__all__ = [
+    "InvalidClient",
+    "InvalidGrant",
+    "InvalidRefreshToken",
+    "Throttled",
+    "TokenResponse",
+    "UnexpectedAnswer",
+    "ZohoError",
+    "ZohoTimeout",
+    "ZohoUnreachable",
+    "current_user_name",
+    "exchange_grant",
+    "refresh",
+    "revoke",
+    "token_url",
+]
 
 TOKEN_PATH = "/oauth/v2/token"
 REVOKE_PATH = "/oauth/v2/token/revoke"
 
 
-class ZohoError(Exception):
-    """Base class: ``code`` is Zoho's error code (or ours), ``str()`` is one safe line."""
-
-    code = "error"
-    hint = ""
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        if code:
-            self.code = code
+CONNECT_TIMEOUT = 3.0
 
 
-class InvalidGrant(ZohoError):
-    code = "invalid_code"
-    hint = (
-        "grant tokens are single-use and live 3 minutes by default: generate a new one in "
-        "the Zoho API console"
-    )
+def timeouts() -> tuple[float, float]:
+    """(connect, read) seconds: ``HTTP_TIMEOUT`` to read, at most 3 s to connect.
 
-
-class InvalidRefreshToken(ZohoError):
-    code = "invalid_code"
-    hint = "the connection was revoked or expired at Zoho: connect this user again"
-
-
-class InvalidClient(ZohoError):
-    code = "invalid_client"
-    hint = "check the client id and client secret (and the data center they belong to)"
-
-
-class Throttled(ZohoError):
-    code = "Access Denied"
-    hint = (
-        "Zoho allows 10 access tokens per refresh token in 10 minutes: wait, and do not retry "
-        "in a loop"
-    )
-
-
-class ZohoUnreachable(ZohoError):
-    code = "network"
-    hint = "check the network, the data center, or ACCOUNTS_URL"
-
-
-class ZohoTimeout(ZohoUnreachable):
-    code = "timeout"
-    hint = "Zoho did not answer within HTTP_TIMEOUT seconds; try again later"
-
-
-class UnexpectedAnswer(ZohoError):
-    code = "unexpected"
-    hint = "Zoho answered something this client does not understand"
+    Bounded so that a refresh fits in its lease (``refresh.lease_seconds``).
+    """
+    read = zoho_settings.HTTP_TIMEOUT
+    return min(CONNECT_TIMEOUT, read), read
 
 
 @dataclass
@@ -81,23 +75,25 @@ class TokenResponse:
     api_domain: str | None
 
 
-def _post(url: str, data: dict[str, Any] | None = None, params: dict[str, Any] | None = None):
+@sensitive_variables("data")
+def _post(url: str, data: dict[str, Any]):
+    """POST a form to Zoho Accounts. Secrets only ever go in the body, never in the URL
+    (URLs end up in proxy and urllib3 debug logs)."""
+    failure: ZohoError | None = None
     try:
-        response = requests.post(
-            url,
-            data=data,
-            params=params,
-            timeout=zoho_settings.HTTP_TIMEOUT,
-            allow_redirects=False,
-        )
+        response = requests.post(url, data=data, timeout=timeouts(), allow_redirects=False)
     except requests.Timeout:
-        raise ZohoTimeout(
+        failure = ZohoTimeout(
             f"Zoho Accounts at {_host(url)} did not answer within {zoho_settings.HTTP_TIMEOUT} s"
-        ) from None
+        )
     except requests.RequestException as exc:
-        raise ZohoUnreachable(
+        failure = ZohoUnreachable(
             f"cannot reach Zoho Accounts at {_host(url)} ({type(exc).__name__})"
-        ) from None
+        )
+    if failure is not None:
+        # Raised here, outside the except: the requests error (whose frames and request
+        # hold the form) is not chained to it.
+        raise failure
     return _json(response, url)
 
 
@@ -105,9 +101,11 @@ def _json(response: requests.Response, url: str) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
+        body = None
+    if body is None:
         raise UnexpectedAnswer(
             f"Zoho at {_host(url)} answered HTTP {response.status_code} without JSON"
-        ) from None
+        )
     if not isinstance(body, dict):
         raise UnexpectedAnswer(f"Zoho at {_host(url)} answered a JSON {type(body).__name__}")
     return body
@@ -134,17 +132,30 @@ def _error(body: dict[str, Any], *, refreshing: bool) -> ZohoError:
     return UnexpectedAnswer(f"Zoho refused the request (Zoho: {error[:80]})", error[:80])
 
 
+def _lifetime_seconds(body: dict[str, Any]) -> int:
+    """The access token's lifetime in seconds, from either of Zoho's two answer shapes.
+
+    Old answers carry ``expires_in_sec`` (seconds) with ``expires_in`` in milliseconds, as the
+    SDK's ``OAuthToken.get_token_expires_in`` reads them; current ones only ``expires_in`` in
+    seconds. A missing or malformed value means Zoho's usual hour.
+    """
+    value = body["expires_in_sec"] if "expires_in_sec" in body else body.get("expires_in", 3600)
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        return 3600
+    if "expires_in_sec" not in body and seconds > 100000:  # milliseconds without the _sec key
+        seconds //= 1000
+    return seconds
+
+
+@sensitive_variables("body")
 def _token_response(body: dict[str, Any], *, refreshing: bool) -> TokenResponse:
     if "error" in body:
         raise _error(body, refreshing=refreshing)
     if "access_token" not in body:
         raise UnexpectedAnswer("Zoho's answer has neither access_token nor error")
-    try:
-        seconds = int(body.get("expires_in", 3600))
-    except (TypeError, ValueError):
-        seconds = 3600
-    if "expires_in_sec" not in body and seconds > 100000:  # old API: milliseconds
-        seconds //= 1000
+    seconds = _lifetime_seconds(body)
     return TokenResponse(
         access_token=str(body["access_token"]),
         expiry_time=int(time.time() * 1000) + seconds * 1000,
@@ -159,6 +170,7 @@ def token_url(accounts_url: str) -> str:
     return base if base.endswith(TOKEN_PATH) else base + TOKEN_PATH
 
 
+@sensitive_variables("code", "client_secret", "data")
 def exchange_grant(
     accounts_url: str,
     *,
@@ -178,6 +190,7 @@ def exchange_grant(
     return _token_response(_post(token_url(accounts_url), data=data), refreshing=False)
 
 
+@sensitive_variables("refresh_token", "client_secret", "data")
 def refresh(
     accounts_url: str, *, refresh_token: str, client_id: str, client_secret: str
 ) -> TokenResponse:
@@ -190,10 +203,15 @@ def refresh(
     return _token_response(_post(token_url(accounts_url), data=data), refreshing=True)
 
 
+@sensitive_variables("refresh_token")
 def revoke(accounts_url: str, *, refresh_token: str) -> bool:
-    """True when Zoho confirmed; False when Zoho says the token is already invalid."""
+    """True when Zoho confirmed; False when Zoho says it does not know the token.
+
+    The token goes in the POST body, as the SDK sends it: in the query string it would sit
+    in urllib3's debug log and every proxy's access log.
+    """
     url = token_url(accounts_url) + "/revoke"
-    body = _post(url, params={"token": refresh_token})
+    body = _post(url, data={"token": refresh_token})
     if body.get("status") == "success":
         return True
     if body.get("error") in ("invalid_token", "invalid_code"):
@@ -201,6 +219,7 @@ def revoke(accounts_url: str, *, refresh_token: str) -> bool:
     raise _error(body, refreshing=True)
 
 
+@sensitive_variables("access_token", "headers")
 def current_user_name(api_domain: str, access_token: str) -> str:
     """``"<email>:<org zgid>"``, from the CRM users and org APIs, as the SDK resolves it."""
     headers = {"Authorization": f"Zoho-oauthtoken {access_token}"}
@@ -211,21 +230,23 @@ def current_user_name(api_domain: str, access_token: str) -> str:
         email = users["users"][0]["email"]
         zgid = org["org"][0]["zgid"]
     except (KeyError, IndexError, TypeError):
-        raise UnexpectedAnswer("Zoho CRM's users/org answer has no email or zgid") from None
+        email = zgid = None
+    if email is None or zgid is None:
+        raise UnexpectedAnswer("Zoho CRM's users/org answer has no email or zgid")
     return f"{email}:{zgid}"
 
 
+@sensitive_variables("headers")
 def _get(url: str, headers: dict[str, str], params: dict[str, str] | None = None):
+    failure: ZohoError | None = None
     try:
-        response = requests.get(
-            url, headers=headers, params=params, timeout=zoho_settings.HTTP_TIMEOUT
-        )
+        response = requests.get(url, headers=headers, params=params, timeout=timeouts())
     except requests.Timeout:
-        raise ZohoTimeout(f"Zoho CRM at {_host(url)} did not answer in time") from None
+        failure = ZohoTimeout(f"Zoho CRM at {_host(url)} did not answer in time")
     except requests.RequestException as exc:
-        raise ZohoUnreachable(
-            f"cannot reach Zoho CRM at {_host(url)} ({type(exc).__name__})"
-        ) from None
+        failure = ZohoUnreachable(f"cannot reach Zoho CRM at {_host(url)} ({type(exc).__name__})")
+    if failure is not None:
+        raise failure  # outside the except: the requests error is not chained
     body = _json(response, url)
     if response.status_code == 401:
         raise UnexpectedAnswer(f"Zoho CRM refused the access token (Zoho: {body.get('code')})")

@@ -1,9 +1,15 @@
-"""Helpers shared by ``zoho_login`` and the ``zoho_tokens`` subcommands (not a subcommand)."""
+"""Command-line presentation shared by ``zoho_login`` and the ``zoho_tokens`` subcommands.
+
+Prompts, one-line error texts, expiry texts, masked summaries and the progress bar: how
+results are shown, never which tokens are chosen or what counts as success (``services``).
+"""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import sys
+import textwrap
 from typing import Any
 
 from django.db import DatabaseError
@@ -72,17 +78,8 @@ def token_summary(row: ZohoToken) -> dict[str, Any]:
     }
 
 
-def label(row: ZohoToken) -> str:
-    """``<id> (<user name>)`` for per-token outcome lines."""
-    tenant = f", tenant {row.tenant}" if row.tenant else ""
-    return f"{row.pk} ({row.user_name or 'no user name'}{tenant})"
-
-
 def describe(parser: Any, help_text: str, epilog: str) -> None:
     """Give a subcommand's ``--help`` a wrapped description and examples kept as written."""
-    import argparse
-    import textwrap
-
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = textwrap.fill(help_text, 79)
     parser.epilog = epilog

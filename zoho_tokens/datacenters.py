@@ -1,0 +1,154 @@
+"""Zoho's data centers: where each one's accounts server and CRM API live.
+
+Apart from the settings module because these are facts about Zoho, not configuration. The
+SDK has no UK data center (accounts.zoho.uk, zohoapis.uk), so this module defines it; every
+other name matches the SDK's ``DataCenter`` classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from zoho_tokens.conf import zoho_settings
+from zoho_tokens.exceptions import ConfigurationError
+
+
+@dataclass(frozen=True)
+class DataCenter:
+    name: str
+    accounts_url: str  # base of the accounts server, e.g. https://accounts.zoho.eu
+    api_suffix: str  # CRM API host without the environment prefix, e.g. zohoapis.eu
+
+    def api_domain(self, environment: str = "production") -> str:
+        return f"https://{ENVIRONMENTS[environment]}.{self.api_suffix}"
+
+    def serves(self, api_domain: str) -> bool:
+        return host_of(api_domain).endswith("." + self.api_suffix)
+
+
+DATA_CENTERS: dict[str, DataCenter] = {
+    dc.name: dc
+    for dc in (
+        DataCenter("us", "https://accounts.zoho.com", "zohoapis.com"),
+        DataCenter("eu", "https://accounts.zoho.eu", "zohoapis.eu"),
+        DataCenter("in", "https://accounts.zoho.in", "zohoapis.in"),
+        DataCenter("au", "https://accounts.zoho.com.au", "zohoapis.com.au"),
+        DataCenter("cn", "https://accounts.zoho.com.cn", "zohoapis.com.cn"),
+        DataCenter("jp", "https://accounts.zoho.jp", "zohoapis.jp"),
+        DataCenter("uk", "https://accounts.zoho.uk", "zohoapis.uk"),
+        DataCenter("ca", "https://accounts.zohocloud.ca", "zohoapis.ca"),
+        DataCenter("sa", "https://accounts.zoho.sa", "zohoapis.sa"),
+    )
+}
+#: Zoho environment -> the API host prefix.
+ENVIRONMENTS = {"production": "www", "sandbox": "sandbox", "developer": "developer"}
+
+
+def host_of(url: str) -> str:
+    """``https://www.zohoapis.eu/crm`` -> ``www.zohoapis.eu``."""
+    return url.split("://", 1)[-1].split("/", 1)[0].lower()
+
+
+def get(name: str | None = None) -> DataCenter:
+    """The data center called ``name`` (default: ``DATA_CENTER``); ConfigurationError if none."""
+    dc = (name or zoho_settings.DATA_CENTER).lower()
+    if dc not in DATA_CENTERS:
+        raise ConfigurationError(
+            f"unknown Zoho data center {dc!r}; use one of {', '.join(DATA_CENTERS)}"
+        )
+    return DATA_CENTERS[dc]
+
+
+def accounts_base_url(data_center: str | None = None) -> str:
+    """The accounts server base URL: ``ACCOUNTS_URL`` if set, else the data center's."""
+    if zoho_settings.ACCOUNTS_URL:
+        return zoho_settings.ACCOUNTS_URL
+    return get(data_center).accounts_url
+
+
+def api_domain_for(data_center: str | None = None, environment: str | None = None) -> str:
+    """The CRM API base URL for a data center and environment (``API_DOMAIN`` wins)."""
+    if zoho_settings.API_DOMAIN:
+        return zoho_settings.API_DOMAIN
+    dc = get(data_center)
+    env = (environment or zoho_settings.ENVIRONMENT).lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"unknown Zoho environment {env!r}; use one of {', '.join(ENVIRONMENTS)}"
+        )
+    return dc.api_domain(env)
+
+
+def data_center_of(api_domain: str | None) -> str | None:
+    """Which data center an api domain belongs to (``None`` for unknown hosts)."""
+    if not api_domain:
+        return None
+    return next((dc.name for dc in DATA_CENTERS.values() if dc.serves(api_domain)), None)
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` in lower case, or None for anything else (a path "/" is fine).
+
+    No user info, query, fragment or path gets through: what is compared is exactly where a
+    request would go.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except (ValueError, AttributeError):
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        return None
+    if parts.path not in ("", "/"):
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+TOKEN_PATH = "/oauth/v2/token"
+
+
+def trusted_accounts_url(url: str | None) -> str | None:
+    """``url`` as an accounts base URL if it may receive the client secret, else None.
+
+    Trusted: Zoho's accounts servers (``DATA_CENTERS``) and the configured ``ACCOUNTS_URL``
+    (exactly, path included). A token URL (``.../oauth/v2/token``, as the SDK's environments
+    give it) stands for its base.
+    """
+    if not url:
+        return None
+    base = str(url).strip().rstrip("/")
+    if base.endswith(TOKEN_PATH):
+        base = base[: -len(TOKEN_PATH)]
+    configured = zoho_settings.ACCOUNTS_URL
+    if configured and base == configured:
+        return configured
+    origin = origin_of(base)
+    if origin is None:
+        return None
+    allowed = {origin_of(dc.accounts_url) for dc in DATA_CENTERS.values()}
+    if configured:
+        allowed.add(origin_of(configured))
+    return origin if origin in allowed else None
+
+
+def issuer_of_api_domain(api_domain: str | None) -> str:
+    """The accounts server that certainly issued a token of ``api_domain`` ("" if unsure).
+
+    Zoho tokens belong to one data center, so a Zoho api domain names its accounts server,
+    unless ``ACCOUNTS_URL`` points elsewhere (a proxy, another data center): then who issued
+    the token is not known from the api domain alone.
+    """
+    dc = data_center_of(api_domain)
+    if dc is None:
+        return ""
+    server = DATA_CENTERS[dc].accounts_url
+    configured = zoho_settings.ACCOUNTS_URL
+    if configured and origin_of(configured) != origin_of(server):
+        return ""
+    return server

@@ -1,0 +1,433 @@
+"""The core write model: how an SDK ``OAuthToken`` becomes a ``ZohoToken`` row, and back.
+
+Below both the SDK adapter (``store``) and the refresher (``refresh``), and used by
+``services`` and ``importers``: save (the upsert with its retries, audit rows and signals),
+delete, purge, mark invalid, and the ``OAuthToken`` helpers (validate, match, fill) that follow
+the SDK's reference ``FileStore``. Nothing here knows about tenants' context variables or the
+refresh lease; every write runs on ``token_db()`` in one short transaction.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from zoho_tokens import audit, crypto, signals
+from zoho_tokens.datacenters import issuer_of_api_domain, trusted_accounts_url
+from zoho_tokens.exceptions import TokenStoreError
+from zoho_tokens.models import AuditAction, ZohoToken, generate_id, token_db
+from zoho_tokens.zohosdk import Initializer, OAuthToken, UserSignature
+
+#: OAuthToken text attributes -> max length (None: encrypted text, up to MAX_SECRET).
+TEXT_FIELDS = (
+    ("client_id", 255),
+    ("client_secret", None),
+    ("refresh_token", None),
+    ("access_token", None),
+    ("grant_token", None),
+    ("redirect_url", 1024),
+    ("api_domain", 255),
+)
+MAX_SECRET = 8192
+#: Every OAuthToken attribute the store keeps (getter/setter names).
+TOKEN_FIELDS = (
+    "id",
+    "user_signature",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "access_token",
+    "grant_token",
+    "expires_in",
+    "redirect_url",
+    "api_domain",
+)
+SAVE_ATTEMPTS = 5
+
+Predicate = Callable[[Any], bool]
+
+
+# -- validating what the SDK hands us --------------------------------------------------------
+
+
+@sensitive_variables("value")
+def str_or_none(value: Any, name: str, max_length: int | None) -> str | None:
+    """Validate one value the SDK handed us: None or a string the database can hold."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TokenStoreError(f"{name} must be a string, not {type(value).__name__}")
+    if "\x00" in value:
+        raise TokenStoreError(f"{name} contains a NUL character")
+    limit = max_length or MAX_SECRET
+    if len(value) > limit:
+        raise TokenStoreError(f"{name} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def _lookup_value(value: Any, name: str) -> str | None:
+    """A token value to look up by checksum: any string (hashed), else a clear error."""
+    if value is not None and not isinstance(value, str):
+        raise TokenStoreError(f"{name} must be a string, not {type(value).__name__}")
+    return value
+
+
+def user_name(token: OAuthToken) -> str | None:
+    signature = token.get_user_signature()
+    if signature is None:
+        return None
+    if not isinstance(signature, UserSignature):
+        raise TokenStoreError(
+            f"user_signature must be a UserSignature, not {type(signature).__name__}"
+        )
+    return str_or_none(signature.get_name(), "user name", 255)
+
+
+def expiry(token: OAuthToken) -> int | None:
+    value = token.get_expires_in()
+    if value is None or value == "":
+        return None
+    try:
+        result = int(str(value))
+    except ValueError:
+        raise TokenStoreError(
+            "expires_in must be epoch milliseconds as digits, "
+            f"got a {type(value).__name__} of length {len(str(value))}"
+        ) from None
+    if not 0 <= result < 2**62:
+        raise TokenStoreError("expires_in is out of range for epoch milliseconds")
+    return result
+
+
+# -- OAuthToken <-> row ------------------------------------------------------------------------
+
+
+def new_token() -> OAuthToken:
+    """An empty OAuthToken, as the SDK's stores build one (no constructor validation)."""
+    token = object.__new__(OAuthToken)
+    for name in TOKEN_FIELDS:
+        getattr(token, f"set_{name}")(None)
+    token._OAuthToken__find_user = True
+    return token
+
+
+@sensitive_variables("access", "grant", "refresh")
+def match(token: OAuthToken) -> tuple[Q | None, Predicate | None]:
+    """FileStore's ``check_condition`` as a query, plus a predicate for one row.
+
+    Returns ``(None, None)`` when the token carries nothing to match on.
+    """
+    signature = token.get_user_signature()
+    if signature is not None:
+        name = signature.get_name() if isinstance(signature, UserSignature) else None
+        if not isinstance(name, str) and name is not None:
+            user_name(token)  # a wrong type is a clear error
+        if not name or "\x00" in name or len(name) > 255:
+            return None, None  # a name no row can hold matches nothing
+        return Q(user_name=name), lambda row: row.user_name == name
+    access = _lookup_value(token.get_access_token(), "access_token")
+    client_id = token.get_client_id()
+    client_secret = token.get_client_secret()
+    if access is not None and client_id is None and client_secret is None:
+        if not access:
+            return None, None
+        digest = crypto.checksum(access)
+        return Q(access_token_checksum=digest), lambda r: r.access_token_checksum == digest
+    grant = _lookup_value(token.get_grant_token(), "grant_token")
+    refresh = _lookup_value(token.get_refresh_token(), "refresh_token")
+    if (grant is not None or refresh is not None) and (
+        client_id is not None and client_secret is not None
+    ):
+        query, digests = Q(), []
+        if grant:
+            query |= Q(grant_token_checksum=crypto.checksum(grant))
+            digests.append(("grant_token_checksum", crypto.checksum(grant)))
+        if refresh:
+            query |= Q(refresh_token_checksum=crypto.checksum(refresh))
+            digests.append(("refresh_token_checksum", crypto.checksum(refresh)))
+        if not digests:
+            return None, None
+        return query, lambda r: any(getattr(r, f) == d for f, d in digests)
+    return None, None
+
+
+def fill(token: OAuthToken, row: Any) -> OAuthToken:
+    """FileStore's ``set_merge_data``: fill the token's None fields from the row."""
+    if token.get_id() is None:
+        token.set_id(row.pk)
+    if token.get_user_signature() is None and row.user_name:
+        token.set_user_signature(UserSignature(row.user_name))
+    for field, _limit in TEXT_FIELDS:
+        if getattr(token, f"get_{field}")() is None:
+            getattr(token, f"set_{field}")(getattr(row, field) or None)
+    if token.get_expires_in() is None and row.expiry_time is not None:
+        token.set_expires_in(str(row.expiry_time))
+    return token
+
+
+def _snapshot(token: OAuthToken) -> dict[str, Any]:
+    return {name: getattr(token, f"get_{name}")() for name in TOKEN_FIELDS}
+
+
+def _restore(token: OAuthToken, snapshot: dict[str, Any]) -> None:
+    for name, value in snapshot.items():
+        getattr(token, f"set_{name}")(value)
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    """Deadlock, lock wait timeout or serialization failure: worth one more try."""
+    cause = exc.__cause__ or exc
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if code in ("40P01", "40001"):
+        return True
+    args = getattr(cause, "args", ())
+    if args and args[0] in (1213, 1205):
+        return True
+    return "database is locked" in str(cause)
+
+
+# -- writes ------------------------------------------------------------------------------------
+
+
+def save(token: OAuthToken, tenant: str, *, accounts_server: str | None = None) -> None:
+    """Upsert ``token`` into ``tenant``, retrying the races a concurrent writer can cause.
+
+    ``accounts_server`` is the Zoho accounts server that issued the token (where it is
+    refreshed and revoked later); when the caller does not know it, a new row records the
+    server it can be sure of (``issuing_server``) and an existing row keeps its own.
+
+    - The unique constraint refuses our insert because another process inserted the same
+      user name (or id) after our select: matching again finds its row and updates it.
+    - InnoDB deadlocks two ``SELECT ... FOR UPDATE`` that found nothing and then both insert
+      (gap locks); PostgreSQL may report a serialization failure: the loser retries after a
+      short random pause.
+
+    Each attempt starts from the token as the caller passed it (a failed attempt may have
+    given it a new id or filled fields from a row).
+    """
+    snapshot = _snapshot(token)
+    alias = token_db()
+    outer = transaction.get_connection(alias).in_atomic_block
+    for attempt in range(SAVE_ATTEMPTS):
+        try:
+            with transaction.atomic(using=alias):
+                _upsert(token, tenant, accounts_server)
+            return
+        except IntegrityError:
+            if attempt == SAVE_ATTEMPTS - 1:
+                raise
+        except OperationalError as exc:
+            # InnoDB rolls back the whole transaction on a deadlock: inside a caller's
+            # transaction there is nothing left to retry in.
+            if not _is_transient(exc) or outer or attempt == SAVE_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # noqa: S311
+        _restore(token, snapshot)
+
+
+def issuing_server(api_domain: str | None) -> str:
+    """The accounts server a token the SDK hands us now was issued by, as far as is certain.
+
+    The SDK exchanges and refreshes at its environment's accounts URL, so when its active
+    environment serves this api domain, that server issued the token; otherwise a Zoho api
+    domain names its data center's (``datacenters.issuer_of_api_domain``); else unknown ("").
+    """
+    try:
+        environment = getattr(Initializer.get_initializer(), "environment", None)
+    except Exception:
+        environment = None
+    if environment is not None and api_domain:
+        same = str(environment.url or "").rstrip("/").lower() == api_domain.rstrip("/").lower()
+        server = trusted_accounts_url(getattr(environment, "accounts_url", None))
+        if same and server:
+            return server
+    return issuer_of_api_domain(api_domain)
+
+
+def _upsert(token: OAuthToken, tenant: str, accounts_server: str | None = None) -> None:
+    name = user_name(token)
+    token_id = str_or_none(token.get_id(), "id", 64)
+    for field, limit in TEXT_FIELDS:
+        str_or_none(getattr(token, f"get_{field}")(), field, limit)
+    expiry_time = expiry(token)
+    str_or_none(tenant, "tenant", 64)
+
+    primary: Q | None
+    predicate: Predicate | None
+    if token_id is not None:
+        primary, predicate = Q(pk=token_id), (lambda r: r.pk == token_id)
+    else:
+        primary, predicate = match(token)
+    query = Q(pk__in=[])
+    if primary is not None:
+        query |= primary
+    if name:
+        query |= Q(user_name=name)
+    rows = [
+        r
+        for r in ZohoToken.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(query)
+        .order_by("created_at", "id")
+        if r.tenant == tenant  # exactly: a loose MySQL collation may match "ACME" to "acme"
+    ]
+    row = next((r for r in rows if predicate is not None and predicate(r)), None)
+    if row is not None:
+        fill(token, row)
+        name = user_name(token)
+        expiry_time = expiry(token)
+        created = False
+    else:
+        if (token_id is not None or name is not None) and not (
+            token.get_refresh_token() or token.get_access_token() or token.get_grant_token()
+        ):
+            raise TokenStoreError(
+                "Given user authentication details not found: a token with an id or user "
+                "name needs a refresh, access or grant token to be saved"
+            )
+        if token_id is None:
+            token_id = generate_id()
+            token.set_id(token_id)
+        row = ZohoToken(id=token_id, tenant=tenant)
+        created = True
+
+    # One row per user name: the same Zoho user connecting again replaces the older row.
+    replaced = [r for r in rows if r.pk != row.pk and name and r.user_name == name]
+    if replaced:
+        ZohoToken.objects.filter(pk__in=[r.pk for r in replaced]).delete()
+
+    old_access, old_refresh = row.access_token_checksum, row.refresh_token_checksum
+    row.user_name = name or None
+    # The secrets go from the token to the row without a local holding them (error reports
+    # show every frame's locals).
+    for field, _limit in TEXT_FIELDS:
+        setattr(row, field, getattr(token, f"get_{field}")() or "")
+    row.expiry_time = expiry_time
+    if accounts_server:
+        row.accounts_server = accounts_server
+    elif not row.accounts_server:
+        row.accounts_server = issuing_server(row.api_domain)
+    new_access = crypto.checksum(token.get_access_token())
+    new_refresh = crypto.checksum(token.get_refresh_token())
+    if row.invalid_reason and (new_access != old_access or new_refresh != old_refresh):
+        row.invalid_reason, row.invalidated_at = "", None
+    row.save(using=token_db(), force_insert=created, force_update=not created)
+
+    refreshed = not created and new_access != old_access and new_refresh == old_refresh != ""
+    exchanged = (
+        bool(token.get_grant_token())
+        and (created or new_refresh != old_refresh)
+        and signals.current_origin().operation != "import"
+    )
+    _announce_save(row, created, refreshed, exchanged, replaced)
+
+
+def _announce_save(
+    row: ZohoToken, created: bool, refreshed: bool, exchanged: bool, replaced: list[ZohoToken]
+) -> None:
+    origin = signals.current_origin()
+    for old in replaced:
+        audit.record(
+            AuditAction.REPLACED, token=old, detail={"reason": f"same user saved as {row.pk}"}
+        )
+        signals.send_on_commit(
+            signals.token_deleted, token=old, actor=origin.actor, source=origin.source
+        )
+    action = (
+        AuditAction.GRANT_EXCHANGED
+        if exchanged
+        else AuditAction.REFRESHED
+        if refreshed
+        else AuditAction.SAVED
+    )
+    audit.record(
+        action,
+        token=row,
+        detail={
+            "created": created,
+            "expiry_time": row.expiry_time,
+            "replaced_ids": [r.pk for r in replaced],
+        },
+    )
+    signals.send_on_commit(signals.token_saved, token=row, created=created, source=origin.source)
+    if refreshed:
+        signals.send_on_commit(signals.token_refreshed, token=row, source=origin.source)
+    if exchanged:
+        signals.send_on_commit(
+            signals.grant_exchanged, token=row, actor=origin.actor, source=origin.source
+        )
+
+
+def delete_by_id(tenant: str, token_id: str) -> bool:
+    """Delete ``tenant``'s token ``token_id`` if it exists; False when there was none."""
+    with transaction.atomic(using=token_db()):
+        found = ZohoToken.objects.for_tenant(tenant).select_for_update().filter(pk=token_id)
+        row = next((r for r in found if r.tenant == tenant and r.pk == token_id), None)
+        if row is None:
+            return False
+        delete(row)
+    return True
+
+
+def delete(row: ZohoToken, action: str = AuditAction.DELETED, detail: dict | None = None) -> None:
+    """Delete one row with its audit row and ``token_deleted`` (caller holds a transaction)."""
+    origin = signals.current_origin()
+    ZohoToken.objects.filter(pk=row.pk).delete()
+    audit.record(action, token=row, detail=detail)
+    signals.send_on_commit(
+        signals.token_deleted, token=row, actor=origin.actor, source=origin.source
+    )
+
+
+def purge(
+    queryset: QuerySet, tenant: str = "", batch_size: int = 500, *, exact_tenant: bool = False
+) -> list[str]:
+    """Delete the rows of ``queryset`` in batches; one audit row and one ``tokens_purged``.
+
+    ``exact_tenant``: the selection is ``tenant``'s; rows whose tenant is not exactly it (a
+    loose MySQL collation matches ``ACME`` to ``acme``) are left alone.
+    """
+    origin = signals.current_origin()
+    deleted: list[str] = []
+    with transaction.atomic(using=token_db()):
+        found = queryset.using(token_db()).values_list("pk", "tenant")
+        ids = [pk for pk, t in found if not exact_tenant or t == tenant]
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start : start + batch_size]
+            ZohoToken.objects.filter(pk__in=chunk).delete()
+            deleted.extend(chunk)
+        audit.record(
+            AuditAction.PURGED,
+            tenant=tenant,
+            detail={"count": len(deleted), "token_ids": deleted[:1000]},
+        )
+        signals.send_on_commit(
+            signals.tokens_purged,
+            token_ids=deleted,
+            count=len(deleted),
+            actor=origin.actor,
+            source=origin.source,
+        )
+    return deleted
+
+
+def mark_invalid(row: ZohoToken, reason: str) -> None:
+    """Flag a token whose refresh token Zoho refused; audit ``refresh_failed``."""
+    with transaction.atomic(using=token_db()):
+        ZohoToken.objects.filter(pk=row.pk).update(
+            invalid_reason=reason[:200], invalidated_at=timezone.now()
+        )
+        audit.record(
+            AuditAction.REFRESH_FAILED,
+            token=row,
+            outcome="invalid",
+            detail={"zoho_error": reason},
+        )
+    row.invalid_reason = reason
