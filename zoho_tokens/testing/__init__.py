@@ -4,5 +4,6 @@
 """
 
 from zoho_tokens.testing.fake_zoho import FakeZoho
+from zoho_tokens.testing.identities import GrantCode, ZohoIdentity
 
-__all__ = ["FakeZoho"]
+__all__ = ["FakeZoho", "GrantCode", "ZohoIdentity"]

@@ -1,10 +1,12 @@
-"""A fake Zoho (Accounts OAuth server + CRM users/org APIs) served over real HTTP.
+"""A fake Zoho (Accounts OAuth server, consent page, CRM users/org/records APIs) over real HTTP.
 
 Why a real server instead of mocking ``requests``: the Zoho CRM SDK builds its own
 requests, parses content types and JSON itself and keeps tokens in a store; only a
 socket-level fake exercises all of that exactly as production does.
 
-Pure stdlib on purpose, so it can run in any test setup (and outside Django).
+Pure stdlib on purpose, so it can run in any test setup (and outside Django). The records
+API lives in ``records.py`` (fields in ``crm_fields.py``), the HTML pages in ``consent.py``;
+this module keeps ``FakeZoho``, its public API, OAuth and routing.
 
 Usage::
 
@@ -16,27 +18,49 @@ Usage::
 from __future__ import annotations
 
 import collections
-import json
-import secrets
+import itertools
+import re
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-__all__ = ["FakeZoho", "LockedCounter"]
+from zoho_tokens.testing import consent
+from zoho_tokens.testing.identities import GrantCode, ZohoIdentity
+from zoho_tokens.testing.records import RecordStore
+from zoho_tokens.testing.replies import (
+    INVALID_TOKEN_BODY,
+    JSON_CONTENT_TYPE,
+    NOT_FOUND_BODY,
+    Reply,
+    json_reply,
+    parse_form,
+    redirect,
+)
+from zoho_tokens.testing.tokens import (
+    SCOPE,
+    AccessToken,
+    Grant,
+    RefreshToken,
+    client_matches,
+    zoho_token,
+)
 
-SCOPE = "ZohoCRM.modules.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ"
-JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
+__all__ = ["FakeZoho", "GrantCode", "LockedCounter", "ZohoIdentity"]
+
 TOKEN_PATH = "/oauth/v2/token"
 REVOKE_PATH = "/oauth/v2/token/revoke"
-USERS_PATH = "/crm/v8/users"
-ORG_PATH = "/crm/v8/org"
+#: Every CRM API major the SDKs call: zohocrmsdk6_0 uses /crm/v6, 7_0 /crm/v7, 8_0 /crm/v8.
+CRM_PATH = re.compile(r"^/crm/v[678]/(?P<rest>[^/]+(?:/[^/]+)?)$")
 AUTH_PREFIX = "Zoho-oauthtoken "
+#: What add_grant/add_refresh_token/add_record use when no user is named.
+DEFAULT_USER = ZohoIdentity(
+    "user@example.com", "700000001", "4000000000001", "800000001", "Example Inc"
+)
 
 THROTTLED_BODY: dict[str, Any] = {
     "error": "Access Denied",
@@ -45,27 +69,10 @@ THROTTLED_BODY: dict[str, Any] = {
     ),
     "status": "failure",
 }
-INVALID_TOKEN_BODY: dict[str, Any] = {
-    "code": "INVALID_TOKEN",
-    "details": {},
-    "message": "invalid oauth token",
-    "status": "error",
-}
-NOT_FOUND_BODY: dict[str, Any] = {
-    "code": "INVALID_URL_PATTERN",
-    "details": {},
-    "message": "Please check if the URL trying to access is a correct one",
-    "status": "error",
-}
 ERROR_500_HTML = (
     "<html><head><title>500 Internal Server Error</title></head>"
     "<body><h1>Internal Server Error</h1></body></html>"
 )
-
-
-def zoho_token() -> str:
-    """Return a random value shaped like Zoho's tokens: ``1000.<32 hex>.<32 hex>``."""
-    return f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
 
 
 class LockedCounter(collections.Counter[str]):
@@ -92,52 +99,6 @@ class LockedCounter(collections.Counter[str]):
         """Return a consistent plain-dict copy (for asserting on several keys at once)."""
         with self._lock:
             return dict(self)
-
-
-@dataclass(frozen=True)
-class ZohoIdentity:
-    """The Zoho user/org a grant or refresh token belongs to."""
-
-    email: str
-    zgid: str
-    user_id: str
-    org_id: str
-    company: str
-
-    @property
-    def first_name(self) -> str:
-        """Derived from the e-mail so different fake users are told apart in answers."""
-        local = self.email.split("@", 1)[0]
-        return local.replace(".", " ").replace("_", " ").title() or "Test"
-
-    @property
-    def last_name(self) -> str:
-        return "Tester"
-
-
-@dataclass
-class _Grant:
-    identity: ZohoIdentity
-    client_id: str | None
-    client_secret: str | None
-    created: float
-    used: bool = False
-
-
-@dataclass
-class _RefreshToken:
-    identity: ZohoIdentity
-    client_id: str | None
-    client_secret: str | None
-    revoked: bool = False
-    issued_at: collections.deque[float] = field(default_factory=collections.deque)
-
-
-@dataclass
-class _AccessToken:
-    refresh_token: str
-    expires_at: float
-    revoked: bool = False
 
 
 class _Server(ThreadingHTTPServer):
@@ -174,24 +135,32 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        status, content_type, payload = self.server.fake.handle_request(
-            self.command, self.path, self.headers.get("Authorization"), body
+        reply = self.server.fake.handle_request(
+            self.command,
+            self.path,
+            self.headers.get("Authorization"),
+            body,
+            dict(self.headers.items()),
         )
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_response(reply.status)
+        if reply.content_type:
+            self.send_header("Content-Type", reply.content_type)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(payload)
+        self.wfile.write(reply.body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 
 
 class FakeZoho:
-    """In-process fake of Zoho Accounts (OAuth) and the CRM users/org APIs.
+    """In-process fake of Zoho Accounts (OAuth, consent page) and the CRM API.
 
-    Listens on an ephemeral 127.0.0.1 port in a daemon thread. State (grants, tokens,
-    counters) is guarded by one lock because requests are served concurrently.
+    Listens on an ephemeral 127.0.0.1 port in a daemon thread. State (users, clients,
+    grants, tokens, counters) is guarded by one lock because requests are served
+    concurrently; records have their own store and lock.
     """
 
     def __init__(
@@ -207,13 +176,21 @@ class FakeZoho:
         self.slow_seconds: float = 5.0
         #: Monotonic clock used for every expiry; tests may swap it to travel in time.
         self.clock: Callable[[], float] = time.monotonic
+        #: Wall clock (epoch seconds) for records' Created_Time/Modified_Time; swappable.
+        self.wall_clock: Callable[[], float] = time.time
+        #: The data center the consent redirect names in ``location``.
+        self.location: str = "us"
         self.counters: LockedCounter = LockedCounter()
         #: (method, path_with_query, Authorization header or None) per request.
         self.requests_log: list[tuple[str, str, str | None]] = []
         self._lock = threading.RLock()
-        self._grants: dict[str, _Grant] = {}
-        self._refresh_tokens: dict[str, _RefreshToken] = {}
-        self._access_tokens: dict[str, _AccessToken] = {}
+        self._grants: dict[str, Grant] = {}
+        self._refresh_tokens: dict[str, RefreshToken] = {}
+        self._access_tokens: dict[str, AccessToken] = {}
+        self._users: dict[str, ZohoIdentity] = {}
+        self._user_numbers = itertools.count()
+        self._clients: dict[str, consent.Client] = {}
+        self._records = RecordStore(lambda: self.wall_clock(), self._user_by_id)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -282,6 +259,112 @@ class FakeZoho:
         """CRM API base, as returned in the token answers' ``api_domain``."""
         return self.url
 
+    @property
+    def auth_url(self) -> str:
+        """The consent page (Zoho's ``{accounts}/oauth/v2/auth``)."""
+        return self.url + consent.AUTH_PATH
+
+    @property
+    def grants_url(self) -> str:
+        """``/fake/grants``: fresh grant codes as JSON, or HTML for a browser."""
+        return self.url + consent.GRANTS_PATH
+
+    # -- users, clients and grant codes ----------------------------------------------
+
+    def add_user(
+        self,
+        email: str,
+        *,
+        zgid: str | None = None,
+        user_id: str | None = None,
+        org_id: str = DEFAULT_USER.org_id,
+        company: str = DEFAULT_USER.company,
+    ) -> ZohoIdentity:
+        """Register a Zoho user (listed on the consent page) and return it.
+
+        Omitted ids are made up; an e-mail already registered and no ``zgid`` returns that
+        user. Users are also registered by add_grant and add_refresh_token; registering the
+        same ``email:zgid`` again replaces it.
+        """
+        with self._lock:
+            if zgid is None:
+                known = (u for u in self._users.values() if u.email == email)
+                found = next(known, None)
+                if found is not None:
+                    return found
+            n = next(self._user_numbers)
+            identity = ZohoIdentity(
+                email,
+                zgid or str(700_000_100 + n),
+                user_id or str(4_000_000_010_000 + n),
+                org_id,
+                company,
+            )
+            self._register(identity)
+        return identity
+
+    def users(self) -> list[ZohoIdentity]:
+        """Every registered user, in registration order."""
+        with self._lock:
+            return list(self._users.values())
+
+    def add_client(
+        self,
+        client_id: str,
+        client_secret: str | None = None,
+        *,
+        redirect_uris: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        """Register an app. Once any client is registered, the consent page refuses others.
+
+        Codes approved on the consent page for a client with a secret only exchange with that
+        secret; ``redirect_uris``, when given, are the only redirect URIs accepted.
+        """
+        with self._lock:
+            self._clients[client_id] = consent.Client(
+                client_id, client_secret, tuple(redirect_uris)
+            )
+
+    def fresh_grant_codes(self, *, mint: bool = False) -> list[GrantCode]:
+        """Unused, unexpired grant codes, newest first.
+
+        ``mint=True`` first gives every registered user without a fresh code a new one that
+        any client may exchange (what a demo page shows for pasting into a grant form).
+        """
+        with self._lock:
+            if mint:
+                covered = {g.user.user_name for g in self._fresh_grants()}
+                for identity in list(self._users.values()):
+                    if identity.user_name not in covered:
+                        self._mint_grant(identity, None, None)
+            return self._fresh_grants()
+
+    # -- records ---------------------------------------------------------------------
+
+    def add_record(
+        self,
+        module: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        owner: ZohoIdentity | None = None,
+        **fields: Any,
+    ) -> str:
+        """Store a record (Leads, Contacts, Accounts or Deals) and return its id.
+
+        Values are in the API's JSON form (``add_record("Leads", Last_Name="Ng")``);
+        ``id``, ``Created_Time`` and ``Modified_Time`` may be given to seed history. The
+        record belongs to ``owner``'s org (default: the first registered user, else
+        ``user@example.com`` of org 800000001). Raises ValueError for what Zoho would refuse.
+        """
+        with self._lock:
+            who = owner or next(iter(self._users.values()), None) or DEFAULT_USER
+            self._register(who)
+        return self._records.add(module, {**(values or {}), **fields}, who)
+
+    def records(self, module: str, *, org_id: str | None = None) -> list[dict[str, Any]]:
+        """Copies of a module's records (oldest first), of one org or of every org."""
+        return self._records.records(module, org_id)
+
     # -- seeding and test controls ---------------------------------------------------
 
     def add_grant(
@@ -301,11 +384,9 @@ class FakeZoho:
         With client_id/client_secret set the exchange must present exactly those;
         with None any client is accepted (most tests do not care).
         """
-        code = code or zoho_token()
         identity = ZohoIdentity(email, zgid, user_id, org_id, company)
         with self._lock:
-            self._grants[code] = _Grant(identity, client_id, client_secret, self.clock())
-        return code
+            return self._mint_grant(identity, client_id, client_secret, code=code)
 
     def add_refresh_token(
         self,
@@ -323,7 +404,8 @@ class FakeZoho:
         refresh_token = refresh_token or zoho_token()
         identity = ZohoIdentity(email, zgid, user_id, org_id, company)
         with self._lock:
-            self._refresh_tokens[refresh_token] = _RefreshToken(identity, client_id, client_secret)
+            self._register(identity)
+            self._refresh_tokens[refresh_token] = RefreshToken(identity, client_id, client_secret)
         return refresh_token
 
     def issue_access_token(self, refresh_token: str) -> str:
@@ -364,6 +446,12 @@ class FakeZoho:
         with self._lock:
             self.requests_log.clear()
 
+    def issued_secrets(self) -> set[str]:
+        """Every grant code, refresh token and access token this fake knows: what a test
+        asserts never shows up in logs, output or error reports."""
+        with self._lock:
+            return {*self._grants, *self._refresh_tokens, *self._access_tokens}
+
     def is_access_token_valid(self, access_token: str) -> bool:
         """True if the CRM API would accept this access token right now."""
         with self._lock:
@@ -378,11 +466,17 @@ class FakeZoho:
     # -- request handling ------------------------------------------------------------
 
     def handle_request(
-        self, method: str, raw_path: str, authorization: str | None, body: bytes
-    ) -> tuple[int, str, bytes]:
-        """Answer one HTTP request; returns (status, content type, body).
+        self,
+        method: str,
+        raw_path: str,
+        authorization: str | None,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """Answer one HTTP request.
 
-        Separate from the handler so the routing is plain code operating on plain values.
+        Separate from the handler so the routing is plain code operating on plain values
+        (``headers`` as sent; only If-Modified-Since and Accept are read).
         fail_mode "500" and "garbage" short-circuit before any endpoint logic (only
         "requests" is counted); "slow" sleeps ``slow_seconds`` and then answers normally.
         """
@@ -392,29 +486,107 @@ class FakeZoho:
 
         mode = self.fail_mode
         if mode == "500":
-            return 500, "text/html;charset=UTF-8", ERROR_500_HTML.encode()
+            return Reply(500, "text/html;charset=UTF-8", ERROR_500_HTML.encode())
         if mode == "garbage":
-            return 200, JSON_CONTENT_TYPE, b"not json"
+            return Reply(200, JSON_CONTENT_TYPE, b"not json")
         if mode == "slow":
             self._stopping.wait(self.slow_seconds)
 
         parts = urlsplit(raw_path)
         path = parts.path.rstrip("/") or "/"
-        params = _parse_form(parts.query)
+        params = parse_form(parts.query)
+        lowered = {k.lower(): v for k, v in (headers or {}).items()}
+        match = CRM_PATH.match(path)
+        if method == "POST" and not match:  # the accounts server's forms; the CRM takes JSON
+            params.update(parse_form(body.decode("utf-8", "replace")))
 
         if method == "POST" and path == TOKEN_PATH:
-            params.update(_parse_form(body.decode("utf-8", "replace")))
-            return _json(200, self._token_endpoint(params))
+            return json_reply(200, self._token_endpoint(params))
         if method == "POST" and path == REVOKE_PATH:
-            params.update(_parse_form(body.decode("utf-8", "replace")))
-            return _json(200, self._revoke_endpoint(params))
-        if method == "GET" and path == USERS_PATH:
-            self.counters.incr("users")
-            return self._crm_endpoint(authorization, self._users_body)
-        if method == "GET" and path == ORG_PATH:
-            self.counters.incr("org")
-            return self._crm_endpoint(authorization, self._org_body)
-        return _json(404, NOT_FOUND_BODY)
+            return json_reply(200, self._revoke_endpoint(params))
+        if method in ("GET", "POST") and path == consent.AUTH_PATH:
+            return self._authorize(method, params)
+        if method in ("GET", "POST") and path == consent.GRANTS_PATH:
+            return self._grants_endpoint(method, params, lowered)
+        if match:
+            return self._crm(method, match["rest"], authorization, params, lowered, body)
+        return json_reply(404, NOT_FOUND_BODY)
+
+    def _crm(
+        self,
+        method: str,
+        rest: str,
+        authorization: str | None,
+        params: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> Reply:
+        """``/crm/v{6,7,8}/...``: users, org, field and module metadata, records."""
+        who = None
+        if authorization and authorization.startswith(AUTH_PREFIX):
+            with self._lock:
+                who = self._identity_for_access_token(authorization[len(AUTH_PREFIX) :])
+        resource, _, sub = rest.partition("/")
+        if rest in ("users", "org") and method == "GET":
+            self.counters.incr(rest)
+            if who is None:
+                return json_reply(401, INVALID_TOKEN_BODY)
+            return json_reply(200, who.users_json() if rest == "users" else who.org_json())
+        if resource == "settings" and sub in ("fields", "modules") and method == "GET":
+            self.counters.incr(sub)
+            if who is None:
+                return json_reply(401, INVALID_TOKEN_BODY)
+            if sub == "fields":
+                return self._records.fields_reply(params)
+            return self._records.modules_reply()
+        if resource in ("users", "org", "settings"):
+            return json_reply(404, NOT_FOUND_BODY)
+        self.counters.incr("records")
+        if who is None:
+            return json_reply(401, INVALID_TOKEN_BODY)
+        return self._records.handle(who, method, resource, sub or None, params, headers, body)
+
+    def _authorize(self, method: str, params: dict[str, str]) -> Reply:
+        """``/oauth/v2/auth``: GET shows the consent page, POST carries the decision."""
+        self.counters.incr("consent")
+        with self._lock:
+            refused = consent.check_authorize(params, self._clients)
+            if refused is not None:
+                return refused
+            if method == "GET":
+                return consent.consent_page(params, list(self._users.values()))
+            if params.get("decision") == "deny":
+                return consent.denied(params)
+            identity = self._users.get(params.get("user", ""))
+            if params.get("decision") != "approve" or identity is None:
+                return consent.error_page(400, "Invalid Request", "Pick a user to approve as.")
+            client = self._clients.get(params["client_id"])
+            secret = client.client_secret if client else None
+            code = self._mint_grant(identity, params["client_id"], secret, scope=params["scope"])
+        self.counters.incr("consent_approved")
+        return consent.approved(params, code, self.location, self.accounts_url)
+
+    def _grants_endpoint(
+        self, method: str, params: dict[str, str], headers: dict[str, str]
+    ) -> Reply:
+        """``/fake/grants``: GET lists fresh codes; POST mints (one user, or all lacking one)."""
+        browser = "text/html" in headers.get("accept", "")
+        if method == "POST":
+            user = params.get("user", "")
+            with self._lock:
+                identity = self._users.get(user)
+                if user and identity is None:
+                    return json_reply(400, {"error": "unknown_user", "user": user})
+                if identity is not None:
+                    self._mint_grant(identity, None, None)
+            self.fresh_grant_codes(mint=not user)
+            if browser:
+                return redirect(self.grants_url, status=303)
+        grants = self.fresh_grant_codes()
+        if browser:
+            return consent.grants_page(grants, self.users())
+        status = 201 if method == "POST" else 200
+        return json_reply(status, {"grants": [g.as_json() for g in grants]})
 
     def _token_endpoint(self, params: dict[str, str]) -> dict[str, Any]:
         self.counters.incr("token")
@@ -435,19 +607,19 @@ class FakeZoho:
             grant = self._grants.get(params.get("code", ""))
             if grant is None or grant.used or self.clock() - grant.created > self.grant_lifetime:
                 return {"error": "invalid_code"}
-            if not _client_matches(grant.client_id, grant.client_secret, client_id, client_secret):
+            if not client_matches(grant.client_id, grant.client_secret, client_id, client_secret):
                 return {"error": "invalid_client"}
             grant.used = True
             refresh_token = zoho_token()
-            self._refresh_tokens[refresh_token] = _RefreshToken(
-                grant.identity, client_id, client_secret
+            self._refresh_tokens[refresh_token] = RefreshToken(
+                grant.identity, client_id, client_secret, scope=grant.scope
             )
             access_token = self._new_access_token(refresh_token)
         self.counters.incr("grant_ok")
         return {
             "access_token": access_token,
             "refresh_token": refresh_token,
-            "scope": SCOPE,
+            "scope": grant.scope,
             "api_domain": self.api_domain,
             "token_type": "Bearer",
             "expires_in": self.expires_in,
@@ -462,7 +634,7 @@ class FakeZoho:
             rt = self._refresh_tokens.get(refresh_token)
             if rt is None or rt.revoked:
                 return {"error": "invalid_code"}
-            if not _client_matches(rt.client_id, rt.client_secret, client_id, client_secret):
+            if not client_matches(rt.client_id, rt.client_secret, client_id, client_secret):
                 return {"error": "invalid_client"}
             now = self.clock()
             while rt.issued_at and now - rt.issued_at[0] >= self.refresh_window:
@@ -475,7 +647,7 @@ class FakeZoho:
         self.counters.incr("refresh_ok")
         return {
             "access_token": access_token,
-            "scope": SCOPE,
+            "scope": rt.scope,
             "api_domain": self.api_domain,
             "token_type": "Bearer",
             "expires_in": self.expires_in,
@@ -500,57 +672,42 @@ class FakeZoho:
                     at.revoked = True
         return {"status": "success"}
 
-    def _crm_endpoint(
-        self, authorization: str | None, render: Callable[[ZohoIdentity], dict[str, Any]]
-    ) -> tuple[int, str, bytes]:
-        identity = None
-        if authorization and authorization.startswith(AUTH_PREFIX):
-            with self._lock:
-                identity = self._identity_for_access_token(authorization[len(AUTH_PREFIX) :])
-        if identity is None:
-            return _json(401, INVALID_TOKEN_BODY)
-        return _json(200, render(identity))
-
-    @staticmethod
-    def _users_body(who: ZohoIdentity) -> dict[str, Any]:
-        return {
-            "users": [
-                {
-                    "id": who.user_id,
-                    "email": who.email,
-                    "full_name": f"{who.first_name} {who.last_name}",
-                    "first_name": who.first_name,
-                    "last_name": who.last_name,
-                    "status": "active",
-                    "confirm": True,
-                    "role": {"name": "CEO", "id": "4000000026005"},
-                    "profile": {"name": "Administrator", "id": "4000000026011"},
-                }
-            ],
-            "info": {"per_page": 200, "count": 1, "page": 1, "more_records": False},
-        }
-
-    @staticmethod
-    def _org_body(who: ZohoIdentity) -> dict[str, Any]:
-        return {
-            "org": [
-                {
-                    "id": who.org_id,
-                    "zgid": who.zgid,
-                    "company_name": who.company,
-                    "primary_email": who.email,
-                    "country_code": "US",
-                    "currency": "US Dollar",
-                    "time_zone": "America/New_York",
-                }
-            ]
-        }
-
     # -- helpers (call with self._lock held) -----------------------------------------
+
+    def _register(self, identity: ZohoIdentity) -> None:
+        self._users[identity.user_name] = identity
+
+    def _user_by_id(self, org_id: str, user_id: str) -> ZohoIdentity | None:
+        with self._lock:
+            found = (u for u in self._users.values() if (u.org_id, u.user_id) == (org_id, user_id))
+            return next(found, None)
+
+    def _mint_grant(
+        self,
+        identity: ZohoIdentity,
+        client_id: str | None,
+        client_secret: str | None,
+        *,
+        code: str | None = None,
+        scope: str = SCOPE,
+    ) -> str:
+        self._register(identity)
+        code = code or zoho_token()
+        self._grants[code] = Grant(identity, client_id, client_secret, self.clock(), scope=scope)
+        return code
+
+    def _fresh_grants(self) -> list[GrantCode]:
+        now = self.clock()
+        fresh = [
+            GrantCode(code, g.identity, g.client_id, int(g.created + self.grant_lifetime - now))
+            for code, g in self._grants.items()
+            if not g.used and now - g.created <= self.grant_lifetime
+        ]
+        return fresh[::-1]
 
     def _new_access_token(self, refresh_token: str) -> str:
         token = zoho_token()
-        self._access_tokens[token] = _AccessToken(refresh_token, self.clock() + self.expires_in)
+        self._access_tokens[token] = AccessToken(refresh_token, self.clock() + self.expires_in)
         return token
 
     def _identity_for_access_token(self, access_token: str) -> ZohoIdentity | None:
@@ -561,21 +718,3 @@ class FakeZoho:
         if rt is None or rt.revoked:
             return None
         return rt.identity
-
-
-def _client_matches(
-    want_id: str | None, want_secret: str | None, got_id: str, got_secret: str
-) -> bool:
-    """None registered credentials mean "any client"; otherwise both must match."""
-    if want_id is not None and want_id != got_id:
-        return False
-    return want_secret is None or want_secret == got_secret
-
-
-def _parse_form(text: str) -> dict[str, str]:
-    """Flatten an urlencoded string to its first values (Zoho ignores repeats too)."""
-    return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
-
-
-def _json(status: int, data: dict[str, Any]) -> tuple[int, str, bytes]:
-    return status, JSON_CONTENT_TYPE, json.dumps(data).encode("utf-8")

@@ -11,7 +11,12 @@ then::
         ...  # point the SDK / zoho_tokens settings at fake_zoho.url / fake_zoho.token_url
         assert fake_zoho.counters["grant"] == 1
 
-Function-scoped so every test starts with fresh tokens, counters and a fresh port.
+    def test_leads(fake_zoho):
+        fake_zoho.add_record("Leads", Last_Name="Ng")  # RecordOperations("Leads") sees it
+        ...
+        assert fake_zoho.records("Leads")[0]["Last_Name"] == "Ng"
+
+Function-scoped so every test starts with fresh users, tokens, records, counters and port.
 """
 
 from __future__ import annotations
