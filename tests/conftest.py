@@ -1,21 +1,24 @@
-"""Shared fixtures. The fake Zoho fixture ``fake_zoho`` comes from zoho_tokens' pytest plugin."""
+"""Shared fixtures; plain helper functions are in ``tests/helpers.py``.
+
+The fake Zoho fixture ``fake_zoho`` comes from zoho_tokens' pytest plugin.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 from zohocrmsdk.src.com.zoho.crm.api.dc.data_center import DataCenter
 from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
 
+from tests.factories import ZohoTokenFactory
+from tests.helpers import CLIENT_ID, CLIENT_SECRET, KEY, Recorder, ZohoTokensSettings, now_ms
 from zoho_tokens import crypto
 from zoho_tokens.conf import zoho_settings
+from zoho_tokens.store import DjangoTokenStore
 
 pytest_plugins = ["zoho_tokens.testing.pytest_plugin"]
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 @pytest.fixture(autouse=True)
@@ -40,14 +43,23 @@ def zoho_env(fake_zoho):
 def zoho_settings_for(settings, fake_zoho):
     """ZOHO_TOKENS pointing at the fake Zoho, with a client id and secret."""
     settings.ZOHO_TOKENS = {
-        "CLIENT_ID": "1000.TESTCLIENT",
-        "CLIENT_SECRET": "test-client-secret-0123456789",
+        "CLIENT_ID": CLIENT_ID,
+        "CLIENT_SECRET": CLIENT_SECRET,
         "ACCOUNTS_URL": fake_zoho.url,
         "API_DOMAIN": fake_zoho.url,
         "HTTP_TIMEOUT": 2,
         "REFRESH_WAIT_SECONDS": 10,
     }
     return settings.ZOHO_TOKENS
+
+
+@pytest.fixture
+def cmd_settings(settings, zoho_settings_for):
+    """ZOHO_TOKENS at the fake Zoho, with the encryption key that ``helpers.child_env`` gives
+    ``manage.py`` children too; ``cmd_settings["X"] = v`` and ``.pop("X")`` change it."""
+    changed = ZohoTokensSettings(settings)
+    changed["ENCRYPTION_KEYS"] = [KEY]
+    return changed
 
 
 @pytest.fixture
@@ -58,22 +70,67 @@ def sdk_resource_path(tmp_path):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def db_vendor() -> str:
-    from django.db import connection
+@pytest.fixture
+def init_sdk(zoho_env, sdk_resource_path):
+    """``init_sdk(token, store=None, environment=None)``: ``Initializer.initialize`` with our
+    store, against the fake Zoho (the SDK runs ``get_token`` in it: find, exchange, refresh)."""
 
-    return connection.vendor
+    def init(token, *, store=None, environment=None) -> None:
+        Initializer.initialize(
+            environment=environment or zoho_env,
+            token=token,
+            store=store if store is not None else DjangoTokenStore(),
+            resource_path=sdk_resource_path,
+        )
+
+    return init
 
 
-def database_url_for_subprocess() -> str:
-    """A DATABASE_URL that makes a child process use the running test database."""
-    from django.db import connection
+@pytest.fixture
+def live_token(fake_zoho, zoho_settings_for):
+    """``live_token(user_name=None, *, expires_in_ms=3_600_000, registered=True, **fields)``:
+    a stored ZohoToken (``fields`` as for ZohoTokenFactory) whose refresh token the fake Zoho
+    knows, for the row's own client id and secret as Zoho binds it, and whose access token
+    the fake issued; its API domain and the settings point at the fake.
 
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    scheme = {"postgresql": "postgres", "mysql": "mysql"}[connection.vendor]
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"{scheme}://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or ''}/{s['NAME']}"
+    The user name is ``"<email>:<zgid>"`` of the fake's Zoho user. ``registered=False``
+    stores a refresh token Zoho does not know (revoked or never issued).
+    """
+
+    def make(
+        user_name: str | None = None,
+        *,
+        expires_in_ms: int = 3_600_000,
+        registered: bool = True,
+        **fields,
+    ):
+        if user_name is not None:
+            fields["user_name"] = user_name
+        fields.setdefault("api_domain", fake_zoho.url)
+        row = ZohoTokenFactory.build(expiry_time=now_ms() + expires_in_ms, **fields)
+        if registered:
+            email, _, zgid = row.user_name.rpartition(":")
+            fake_zoho.add_refresh_token(
+                row.refresh_token,
+                email=email,
+                zgid=zgid,
+                client_id=row.client_id,
+                client_secret=row.client_secret,
+            )
+            if "access_token" not in fields:
+                row.access_token = fake_zoho.issue_access_token(row.refresh_token)
+        row.save(force_insert=True)
+        return row
+
+    return make
+
+
+@pytest.fixture
+def rec():
+    """A ``helpers.Recorder`` of every zoho_tokens signal sent during the test."""
+    recorder = Recorder()
+    yield recorder
+    recorder.close()
 
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -14,13 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import TokenAuditEventFactory, UserFactory, ZohoTokenFactory
+from tests.helpers import CLIENT_SECRET, add_url, change_url, changelist_url, run_action
+from tests.helpers import assert_no_secret as assert_text_has_no_secret
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = "admin:zoho_tokens_zohotoken_changelist"
 AUDIT_CHANGELIST = "admin:zoho_tokens_tokenauditevent_changelist"
-SETTINGS_SECRET = "test-client-secret-0123456789"  # conftest's zoho_settings_for
 
 PLAIN = {
     "client_secret": "cs-PLAINTEXT-client-secret-4242",
@@ -30,34 +30,15 @@ PLAIN = {
 }
 
 
-def changelist_url() -> str:
-    return reverse(CHANGELIST)
-
-
-def change_url(row: ZohoToken) -> str:
-    return reverse("admin:zoho_tokens_zohotoken_change", args=[row.pk])
-
-
-def add_url() -> str:
-    return reverse("admin:zoho_tokens_zohotoken_add")
-
-
 def assert_no_secret(response, *extra: str) -> str:
-    html = response.content.decode()
-    for value in (*PLAIN.values(), SETTINGS_SECRET, *extra):
-        assert value not in html, f"a secret leaked into {response.request['PATH_INFO']}"
-    return html
-
-
-def run_action(client, action: str, rows, **extra):
-    data = {
-        "action": action,
-        "_selected_action": [r.pk for r in rows],
-        "index": "0",
-        "select_across": "0",
-        **extra,
-    }
-    return client.post(changelist_url(), data, follow=True)
+    """The page holds none of the row's or the settings' secrets; returns its HTML."""
+    return assert_text_has_no_secret(
+        response.content.decode(),
+        *PLAIN.values(),
+        CLIENT_SECRET,
+        *extra,
+        where=response.request["PATH_INFO"],
+    )
 
 
 def only_message(response):
@@ -75,8 +56,11 @@ def staff_with(*codenames: str):
 
 
 @pytest.fixture
-def secret_row(zoho_settings_for):
-    return ZohoTokenFactory(user_name="ann@example.com:700000001", **PLAIN)
+def secret_row(zoho_settings_for, fake_zoho):
+    # Issued by the fake Zoho (ACCOUNTS_URL): its "invalid token" is a real answer.
+    return ZohoTokenFactory(
+        user_name="ann@example.com:700000001", accounts_server=fake_zoho.url, **PLAIN
+    )
 
 
 # -- secrets are never rendered ------------------------------------------------------------
@@ -206,10 +190,12 @@ def test_revoke_mixed_selection_reports_each_token(
 ):
     key_a, key_b = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.ZOHO_TOKENS = {**zoho_settings_for, "ENCRYPTION_KEYS": [key_a]}
-    lost = ZohoTokenFactory(user_name="lost@example.com:1")  # encrypted with a key now gone
+    lost = ZohoTokenFactory(
+        user_name="lost@example.com:1", accounts_server=fake_zoho.url
+    )  # encrypted with a key now gone
     settings.ZOHO_TOKENS = {**zoho_settings_for, "ENCRYPTION_KEYS": [key_b]}
-    live = ZohoTokenFactory(user_name="live@example.com:1")
-    stale = ZohoTokenFactory(user_name="stale@example.com:1")
+    live = ZohoTokenFactory(user_name="live@example.com:1", accounts_server=fake_zoho.url)
+    stale = ZohoTokenFactory(user_name="stale@example.com:1", accounts_server=fake_zoho.url)
     fake_zoho.add_refresh_token(live.refresh_token)
 
     response = run_action(admin_client, "revoke_selected", [live, stale, lost])

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.factories import UserFactory, ZohoTokenFactory
+from tests.helpers import ROOT
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 
-ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM_OPTIONS = [
     "--headless=new",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from unittest import mock
-
 from cryptography.fernet import Fernet
 
 from zoho_tokens import checks
@@ -34,10 +32,46 @@ def test_valid_keys_are_clean(settings):
     assert checks.check_encryption_keys() == []
 
 
-def test_sdk_missing_is_an_error():
-    with mock.patch("importlib.util.find_spec", return_value=None):
-        assert ids(checks.check_sdk_importable()) == {"zoho_tokens.E003"}
+def test_missing_key_hint_names_the_django_setting(settings):
+    settings.ZOHO_TOKENS = {}
+    settings.DEBUG = True
+    (message,) = checks.check_encryption_keys()
+    assert "ZOHO_TOKENS['ENCRYPTION_KEYS']" in message.hint
+    assert "ZOHO_TOKENS_ENCRYPTION_KEYS" not in message.hint  # the demo's variable
+
+
+def test_sdk_missing_is_an_error(monkeypatch):
     assert checks.check_sdk_importable() == []
+    monkeypatch.setattr(checks, "SDK_AVAILABLE", False)
+    (message,) = checks.check_sdk_importable()
+    assert message.id == "zoho_tokens.E003"
+    assert 'pip install "zoho-tokens[sdk8]"' in message.hint
+
+
+class FakeDistribution:
+    def __init__(self, name: str, version: str) -> None:
+        self.metadata = {"Name": name}
+        self.version = version
+
+
+def test_one_sdk_major_is_clean():
+    installed = checks.sdk_distributions()
+    assert len(installed) == 1 and installed[0].startswith("zohocrmsdk")
+    assert checks.check_one_sdk_major() == []
+
+
+def test_several_sdk_majors_are_an_error(monkeypatch):
+    dists = [
+        FakeDistribution("Django", "5.2.19"),
+        FakeDistribution("zohocrmsdk8_0", "7.0.0"),
+        FakeDistribution("zohocrmsdk7-0", "6.0.0"),
+    ]
+    monkeypatch.setattr(checks.metadata, "distributions", lambda: iter(dists))
+    (message,) = checks.check_one_sdk_major()
+    assert message.id == "zoho_tokens.E008"
+    assert "(zohocrmsdk7_0 6.0.0, zohocrmsdk8_0 7.0.0)" in message.msg
+    assert message.hint.startswith("Keep one: pip uninstall -y zohocrmsdk7_0 zohocrmsdk8_0 && ")
+    assert 'pip install "zoho-tokens[sdk8]"' in message.hint
 
 
 def test_bad_settings(settings):

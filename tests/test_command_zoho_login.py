@@ -3,112 +3,39 @@ against the fake Zoho over HTTP."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pty
 import select
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
-from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
-from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
-from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
-from zohocrmsdk.src.com.zoho.crm.api.users import UsersOperations
 
-from tests.conftest import database_url_for_subprocess
+from tests.helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ROOT,
+    TTY,
+    assert_no_secret,
+    assert_one_line_failure,
+    by_name,
+    child_env,
+    command_output,
+    current_email,
+    run_manage,
+)
 from zoho_tokens.management.commands import zoho_login
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
-from zoho_tokens.store import DjangoTokenStore
 from zoho_tokens.testing.fake_zoho import THROTTLED_BODY, FakeZoho
 
-ROOT = Path(__file__).resolve().parent.parent
-KEY = Fernet.generate_key().decode()
-CLIENT_ID = "1000.TESTCLIENT"
-CLIENT_SECRET = "test-client-secret-0123456789"
 EMAIL, ZGID = "ann@example.com", "700000042"
 USER = f"{EMAIL}:{ZGID}"
 
 
-# -- helpers shared with test_command_zoho_tokens ---------------------------------------------
-
-
-class ZohoTokensSettings:
-    """``ZOHO_TOKENS`` of the test; item assignment and ``pop`` re-assign the Django setting so
-    the app's settings cache reloads."""
-
-    def __init__(self, settings) -> None:
-        self.settings = settings
-
-    def __setitem__(self, key: str, value) -> None:
-        self.settings.ZOHO_TOKENS = {**self.settings.ZOHO_TOKENS, key: value}
-
-    def pop(self, key: str) -> None:
-        self.settings.ZOHO_TOKENS = {k: v for k, v in self.settings.ZOHO_TOKENS.items() if k != key}
-
-
-@pytest.fixture
-def cmd_settings(settings, zoho_settings_for):
-    """ZOHO_TOKENS at the fake Zoho, with the encryption key the child processes get too."""
-    changed = ZohoTokensSettings(settings)
-    changed["ENCRYPTION_KEYS"] = [KEY]
-    return changed
-
-
-def child_env(fake_url: str | None, **extra: str) -> dict[str, str]:
-    """Environment of a ``manage.py`` child using the test database and the fake Zoho."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOHO_", "DATABASE_URL"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="project.settings",
-        ZOHO_TOKENS_ENCRYPTION_KEYS=KEY,
-        ZOHO_CLIENT_ID=CLIENT_ID,
-        ZOHO_CLIENT_SECRET=CLIENT_SECRET,
-    )
-    if fake_url:
-        env.update(ZOHO_ACCOUNTS_URL=fake_url, ZOHO_API_DOMAIN=fake_url)
-    if "DATABASE_URL" not in extra:
-        env["DATABASE_URL"] = database_url_for_subprocess()
-    env.update(extra)
-    return {k: v for k, v in env.items() if v is not None}
-
-
-def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-
-
-def assert_one_line_failure(stdout: str, stderr: str, *needles: str) -> str:
-    assert "Traceback" not in stdout + stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
-
-
-def assert_no_secret(text: str, *secrets: str) -> None:
-    for secret in secrets:
-        if secret:
-            assert secret not in text
-
-
 def login(*args: str, **options) -> tuple[str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    call_command("zoho_login", *args, stdout=out, stderr=err, **options)
-    return out.getvalue(), err.getvalue()
+    return command_output("zoho_login", *args, **options)
 
 
 class ThrottlingZoho(FakeZoho):
@@ -267,11 +194,6 @@ def test_no_grant_token_without_terminal_says_how_to_pass_it(fake_zoho, cmd_sett
     assert not ZohoToken.objects.exists()
 
 
-class TTY(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.mark.django_db
 def test_prompts_for_grant_token_with_hidden_input_on_a_terminal(
     fake_zoho, cmd_settings, monkeypatch
@@ -322,7 +244,7 @@ def test_help_lists_options_and_examples(capsys):
 
 @pytest.mark.django_db(transaction=True)
 def test_subprocess_login_then_sdk_uses_the_row_without_another_exchange(
-    fake_zoho, cmd_settings, zoho_env, sdk_resource_path
+    fake_zoho, cmd_settings, init_sdk
 ):
     code = fake_zoho.add_grant(email=EMAIL, zgid=ZGID)
     result = run_manage("zoho_login", "--grant-token", code, env=child_env(fake_zoho.url))
@@ -336,15 +258,8 @@ def test_subprocess_login_then_sdk_uses_the_row_without_another_exchange(
         result.stdout + result.stderr, row.access_token, row.refresh_token, code, CLIENT_SECRET
     )
 
-    Initializer.initialize(
-        environment=zoho_env,
-        token=OAuthToken(user_signature=UserSignature(USER)),
-        store=DjangoTokenStore(),
-        resource_path=sdk_resource_path,
-    )
-    response = UsersOperations().get_users()
-    assert response.get_status_code() == 200
-    assert response.get_object().get_users()[0].get_email() == EMAIL
+    init_sdk(by_name(USER))
+    assert current_email() == EMAIL
     assert fake_zoho.counters["grant"] == 1
     assert fake_zoho.counters["refresh"] == 0
 

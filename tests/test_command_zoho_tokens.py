@@ -3,70 +3,40 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import sys
-import time
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from tests.factories import ZohoTokenFactory
-from tests.test_command_zoho_login import (
-    KEY,
+from tests.helpers import (
     TTY,
-    ZohoTokensSettings,
     assert_no_secret,
     child_env,
+    run_command,
     run_manage,
+    secrets_of,
 )
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 
-
-@pytest.fixture(autouse=True)
-def _zoho_tokens_settings(settings, zoho_settings_for):
-    """ZOHO_TOKENS at the fake Zoho with the key that child processes get too."""
-    ZohoTokensSettings(settings)["ENCRYPTION_KEYS"] = [KEY]
+pytestmark = pytest.mark.usefixtures("cmd_settings")
 
 
 def zt(*args: str) -> tuple[int, str, str]:
     """Run ``zoho_tokens`` in process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command("zoho_tokens", *args, stdout=out, stderr=err)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, out.getvalue(), err.getvalue()
-
-
-def seed(fake_zoho, email: str, *, expires_in: int = 3600, **fields) -> ZohoToken:
-    """A stored token whose refresh and access tokens the fake Zoho knows."""
-    refresh_token = fake_zoho.add_refresh_token(email=email)
-    return ZohoTokenFactory(
-        user_name=f"{email}:700000001",
-        refresh_token=refresh_token,
-        access_token=fake_zoho.issue_access_token(refresh_token),
-        expiry_time=int(time.time() * 1000) + expires_in * 1000,
-        api_domain=fake_zoho.url,
-        **fields,
-    )
-
-
-def secrets_of(*rows: ZohoToken) -> list[str]:
-    return [v for row in rows for v in (row.access_token, row.refresh_token, row.client_secret)]
+    return run_command("zoho_tokens", *args)
 
 
 # -- list ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_list_table_shows_status_and_expiry_masked(fake_zoho):
-    active = seed(fake_zoho, "ann@example.com")
-    expiring = seed(fake_zoho, "bob@example.com", expires_in=100)
-    expired = seed(fake_zoho, "cat@example.com", expires_in=-120)
-    invalid = seed(fake_zoho, "dan@example.com", tenant="acme", invalid_reason="invalid_code")
+def test_list_table_shows_status_and_expiry_masked(fake_zoho, live_token):
+    active = live_token("ann@example.com:700000001")
+    expiring = live_token("bob@example.com:700000001", expires_in_ms=100_000)
+    expired = live_token("cat@example.com:700000001", expires_in_ms=-120_000)
+    invalid = live_token("dan@example.com:700000001", tenant="acme", invalid_reason="invalid_code")
 
     code, out, err = zt("list")
     assert code == 0 and err == ""
@@ -83,9 +53,9 @@ def test_list_table_shows_status_and_expiry_masked(fake_zoho):
 
 
 @pytest.mark.django_db
-def test_list_json_and_tenant_filter(fake_zoho):
-    seed(fake_zoho, "ann@example.com")
-    acme = seed(fake_zoho, "bob@example.com", tenant="acme")
+def test_list_json_and_tenant_filter(live_token):
+    live_token("ann@example.com:700000001")
+    acme = live_token("bob@example.com:700000001", tenant="acme")
     code, out, err = zt("list", "--tenant", "acme", "--json")
     assert code == 0
     data = json.loads(out)
@@ -103,9 +73,9 @@ def test_list_json_and_tenant_filter(fake_zoho):
 
 
 @pytest.mark.django_db
-def test_refresh_by_id_gets_a_new_access_token(fake_zoho):
-    row = seed(fake_zoho, "ann@example.com", expires_in=600)
-    other = seed(fake_zoho, "bob@example.com", expires_in=600)
+def test_refresh_by_id_gets_a_new_access_token(fake_zoho, live_token):
+    row = live_token("ann@example.com:700000001", expires_in_ms=600_000)
+    other = live_token("bob@example.com:700000001", expires_in_ms=600_000)
     code, out, err = zt("refresh", row.pk)
     assert code == 0, err
     fresh = ZohoToken.objects.get(pk=row.pk)
@@ -120,10 +90,10 @@ def test_refresh_by_id_gets_a_new_access_token(fake_zoho):
 
 
 @pytest.mark.django_db
-def test_refresh_expiring_within_picks_only_those(fake_zoho):
-    soon = seed(fake_zoho, "ann@example.com", expires_in=120)
-    later = seed(fake_zoho, "bob@example.com", expires_in=3000)
-    seed(fake_zoho, "cat@example.com", expires_in=60, invalid_reason="invalid_code")
+def test_refresh_expiring_within_picks_only_those(fake_zoho, live_token):
+    soon = live_token("ann@example.com:700000001", expires_in_ms=120_000)
+    later = live_token("bob@example.com:700000001", expires_in_ms=3_000_000)
+    live_token("cat@example.com:700000001", expires_in_ms=60_000, invalid_reason="invalid_code")
     code, out, _ = zt("refresh", "--expiring-within", "300")
     assert code == 0
     assert ZohoToken.objects.get(pk=soon.pk).expiry_time > soon.expiry_time
@@ -136,8 +106,10 @@ def test_refresh_expiring_within_picks_only_those(fake_zoho):
 
 
 @pytest.mark.django_db
-def test_refresh_stops_at_the_first_throttled_answer(fake_zoho):
-    rows = [seed(fake_zoho, f"u{i}@example.com", expires_in=120 + i) for i in range(3)]
+def test_refresh_stops_at_the_first_throttled_answer(fake_zoho, live_token):
+    rows = [
+        live_token(f"u{i}@example.com:700000001", expires_in_ms=(120 + i) * 1000) for i in range(3)
+    ]
     fake_zoho.set_refresh_limit(0)  # Zoho answers "Access Denied"
     code, out, err = zt("refresh", "--all")
     assert code == 1
@@ -152,9 +124,9 @@ def test_refresh_stops_at_the_first_throttled_answer(fake_zoho):
 
 
 @pytest.mark.django_db
-def test_refresh_goes_on_after_a_rejected_refresh_token(fake_zoho):
-    gone = seed(fake_zoho, "ann@example.com", expires_in=100)
-    fine = seed(fake_zoho, "bob@example.com", expires_in=200)
+def test_refresh_goes_on_after_a_rejected_refresh_token(fake_zoho, live_token):
+    gone = live_token("ann@example.com:700000001", expires_in_ms=100_000)
+    fine = live_token("bob@example.com:700000001", expires_in_ms=200_000)
     fake_zoho.revoke_all()
     fake_zoho.add_refresh_token(fine.refresh_token, email="bob@example.com")  # valid again
     code, out, err = zt("refresh", "--all")
@@ -174,15 +146,15 @@ def test_refresh_goes_on_after_a_rejected_refresh_token(fake_zoho):
         (("--expiring-within", "-1"), "--expiring-within must be 0 or more seconds"),
     ],
 )
-def test_refresh_refuses_unclear_selection(fake_zoho, args, message):
-    seed(fake_zoho, "ann@example.com")
+def test_refresh_refuses_unclear_selection(fake_zoho, live_token, args, message):
+    live_token("ann@example.com:700000001")
     code, _, err = zt("refresh", *args)
     assert (code, err.strip()) == (1, message)
     assert fake_zoho.counters["requests"] == 0
 
 
 @pytest.mark.django_db
-def test_refresh_unknown_id_fails(fake_zoho):
+def test_refresh_unknown_id_fails():
     code, out, err = zt("refresh", "404")
     assert code == 1
     assert err.strip() == "404: no such token"
@@ -193,9 +165,9 @@ def test_refresh_unknown_id_fails(fake_zoho):
 
 
 @pytest.mark.django_db
-def test_revoke_at_zoho_then_delete(fake_zoho):
-    row = seed(fake_zoho, "ann@example.com")
-    keep = seed(fake_zoho, "bob@example.com")
+def test_revoke_at_zoho_then_delete(fake_zoho, live_token):
+    row = live_token("ann@example.com:700000001")
+    keep = live_token("bob@example.com:700000001")
     code, out, err = zt("revoke", row.pk, "--yes")
     assert code == 0, err
     assert not ZohoToken.objects.filter(pk=row.pk).exists()
@@ -210,8 +182,8 @@ def test_revoke_at_zoho_then_delete(fake_zoho):
 
 
 @pytest.mark.django_db
-def test_revoke_during_zoho_outage_keeps_the_row(fake_zoho):
-    row = seed(fake_zoho, "ann@example.com")
+def test_revoke_during_zoho_outage_keeps_the_row(fake_zoho, live_token):
+    row = live_token("ann@example.com:700000001")
     fake_zoho.stop()
     code, out, err = zt("revoke", row.pk, "404", "--yes")
     assert code == 1
@@ -223,8 +195,8 @@ def test_revoke_during_zoho_outage_keeps_the_row(fake_zoho):
 
 
 @pytest.mark.django_db
-def test_revoke_without_terminal_needs_yes(fake_zoho):
-    row = seed(fake_zoho, "ann@example.com")
+def test_revoke_without_terminal_needs_yes(fake_zoho, live_token):
+    row = live_token("ann@example.com:700000001")
     code, _, err = zt("revoke", row.pk)
     assert code == 1
     assert "pass --yes" in err
@@ -234,8 +206,8 @@ def test_revoke_without_terminal_needs_yes(fake_zoho):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("answer", "revoked"), [("y\n", True), ("\n", False), ("no\n", False)])
-def test_revoke_asks_on_a_terminal(fake_zoho, monkeypatch, answer, revoked):
-    row = seed(fake_zoho, "ann@example.com")
+def test_revoke_asks_on_a_terminal(fake_zoho, live_token, monkeypatch, answer, revoked):
+    row = live_token("ann@example.com:700000001")
     monkeypatch.setattr(sys, "stdin", TTY(answer))
     code, out, _ = zt("revoke", row.pk)
     assert "Revoke 1 token(s) at Zoho and delete them here? [y/N]" in out
@@ -257,8 +229,8 @@ def test_revoke_asks_on_a_terminal(fake_zoho, monkeypatch, answer, revoked):
         (("--invalid",), "refusing to purge without confirmation: no terminal to ask on"),
     ],
 )
-def test_purge_refuses(fake_zoho, args, message):
-    seed(fake_zoho, "ann@example.com", invalid_reason="invalid_code")
+def test_purge_refuses(live_token, args, message):
+    live_token("ann@example.com:700000001", invalid_reason="invalid_code")
     code, _, err = zt("purge", *args)
     assert code == 1
     assert message in err
@@ -266,9 +238,9 @@ def test_purge_refuses(fake_zoho, args, message):
 
 
 @pytest.mark.django_db
-def test_purge_dry_run_changes_nothing(fake_zoho):
-    bad = seed(fake_zoho, "ann@example.com", invalid_reason="invalid_code")
-    seed(fake_zoho, "bob@example.com")
+def test_purge_dry_run_changes_nothing(fake_zoho, live_token):
+    bad = live_token("ann@example.com:700000001", invalid_reason="invalid_code")
+    live_token("bob@example.com:700000001")
     code, out, _ = zt("purge", "--invalid", "--dry-run")
     assert code == 0
     assert out.splitlines() == [
@@ -281,11 +253,11 @@ def test_purge_dry_run_changes_nothing(fake_zoho):
 
 
 @pytest.mark.django_db
-def test_purge_by_criteria(fake_zoho):
-    bad = seed(fake_zoho, "ann@example.com", invalid_reason="invalid_code")
-    old_bad = seed(fake_zoho, "bob@example.com", invalid_reason="invalid_code")
-    old_good = seed(fake_zoho, "cat@example.com")
-    acme = seed(fake_zoho, "dan@example.com", tenant="acme")
+def test_purge_by_criteria(fake_zoho, live_token):
+    bad = live_token("ann@example.com:700000001", invalid_reason="invalid_code")
+    old_bad = live_token("bob@example.com:700000001", invalid_reason="invalid_code")
+    old_good = live_token("cat@example.com:700000001")
+    acme = live_token("dan@example.com:700000001", tenant="acme")
     long_ago = timezone.now() - dt.timedelta(days=40)
     ZohoToken.objects.filter(pk__in=[old_bad.pk, old_good.pk]).update(updated_at=long_ago)
 
@@ -308,8 +280,8 @@ def test_purge_by_criteria(fake_zoho):
 
 
 @pytest.mark.django_db
-def test_purge_asks_on_a_terminal(fake_zoho, monkeypatch):
-    seed(fake_zoho, "ann@example.com")
+def test_purge_asks_on_a_terminal(live_token, monkeypatch):
+    live_token("ann@example.com:700000001")
     monkeypatch.setattr(sys, "stdin", TTY("n\n"))
     code, out, _ = zt("purge", "--all")
     assert code == 1 and "cancelled" in out
@@ -339,9 +311,9 @@ def test_subcommand_help_has_examples(capsys):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_subprocess_list_refresh_revoke_outage_and_dry_run(fake_zoho):
-    ann = seed(fake_zoho, "ann@example.com", expires_in=100)
-    bad = seed(fake_zoho, "bob@example.com", invalid_reason="invalid_code")
+def test_subprocess_list_refresh_revoke_outage_and_dry_run(fake_zoho, live_token):
+    ann = live_token("ann@example.com:700000001", expires_in_ms=100_000)
+    bad = live_token("bob@example.com:700000001", invalid_reason="invalid_code")
     env = child_env(fake_zoho.url)
 
     result = run_manage("zoho_tokens", "list", env=env)

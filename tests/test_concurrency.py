@@ -7,12 +7,13 @@ start together through a stdin barrier (see ``tests/workers.py``), not on a cloc
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
-from tests.conftest import database_url_for_subprocess
-from tests.factories import ZohoTokenFactory, zoho_like
+from tests.factories import zoho_like
+from tests.helpers import database_url_for_subprocess, now_ms
 from tests.workers import Workers
 from zoho_tokens.models import ZohoToken
 
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.multiprocess, pytest.mark.django_db(transaction=True)]
 USER = "herd@example.com:700000077"
 
 
-def child_env(fake_zoho) -> dict[str, str]:
+def worker_env(fake_zoho) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": database_url_for_subprocess(),
@@ -30,35 +31,21 @@ def child_env(fake_zoho) -> dict[str, str]:
         "ZOHO_CLIENT_ID": "1000.HERDCLIENT",
         "ZOHO_CLIENT_SECRET": "herd-client-secret",
         "ZOHO_TOKENS_LOG_LEVEL": "ERROR",
+        "SECRET_KEY": os.environ["SECRET_KEY"],  # the keys are derived from it (tests.settings)
     }
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def seed(fake_zoho, expires_in_ms: int = 3600_000) -> ZohoToken:
-    refresh = fake_zoho.add_refresh_token(email="herd@example.com", zgid="700000077")
-    return ZohoTokenFactory(
-        user_name=USER,
-        refresh_token=refresh,
-        access_token=fake_zoho.issue_access_token(refresh),
-        api_domain=fake_zoho.url,
-        expiry_time=now_ms() + expires_in_ms,
-    )
 
 
 def no_lock_errors(results: list[dict]) -> None:
     assert not [r for r in results if "locked" in r.get("error", "")], results
 
 
-def test_herd_one_refresh_per_expiry_and_no_failed_call(fake_zoho, sdk_resource_path):
+def test_herd_one_refresh_per_expiry_and_no_failed_call(fake_zoho, live_token, sdk_resource_path):
     workers, rounds = 6, 2
-    row = seed(fake_zoho)
+    row = live_token(USER)
     argv = ["herd", "--user", USER, "--fake-url", fake_zoho.url]
     argv += ["--resource-path", sdk_resource_path, "--init-each-round"]
     results = []
-    with Workers(workers, argv, child_env(fake_zoho)) as pool:
+    with Workers(workers, argv, worker_env(fake_zoho)) as pool:
         for n in range(1, rounds + 1):
             # The access token enters the refresh window (60 s), above the SDK's own 5 s.
             ZohoToken.objects.filter(pk=row.pk).update(expiry_time=now_ms() + 30_000)
@@ -84,7 +71,7 @@ def test_concurrent_saves_of_one_user_leave_one_row(fake_zoho):
             1,
             ["save", "--user", USER, "--access-token", access, "--refresh-token", refresh]
             + ["--expires-in", str(now_ms() + 3600_000)],
-            child_env(fake_zoho),
+            worker_env(fake_zoho),
         )
         for access in access_tokens
     ]
@@ -105,11 +92,10 @@ def test_concurrent_saves_of_one_user_leave_one_row(fake_zoho):
     assert row.refresh_token == refresh
 
 
-def test_read_during_refresh_waits_and_gets_the_new_token(fake_zoho):
-    row = seed(fake_zoho, expires_in_ms=30_000)  # inside the refresh window
-    old_checksum = row.access_token_checksum
+def _read_during_slow_refresh(fake_zoho, live_token, expires_in_ms: int):
+    row = live_token(USER, expires_in_ms=expires_in_ms)
     fake_zoho.fail_mode, fake_zoho.slow_seconds = "slow", 1.5
-    env = child_env(fake_zoho)
+    env = worker_env(fake_zoho)
     with Workers(2, ["find", "--user", USER], env) as pool:
         first, second = pool.procs
         pool.send(first)
@@ -121,10 +107,27 @@ def test_read_during_refresh_waits_and_gets_the_new_token(fake_zoho):
             time.sleep(0.01)
         assert fake_zoho.counters["refresh"] <= 1
         pool.send(second)
-        a, b = pool.read(first), pool.read(second)
+        b = pool.read(second)
+        a = pool.read(first)
     assert a["ok"] and b["ok"], (a, b)
+    old_checksum = row.access_token_checksum
     row.refresh_from_db()
     assert row.access_token_checksum != old_checksum
-    assert a["access_checksum"] == b["access_checksum"] == row.access_token_checksum
+    assert a["access_checksum"] == row.access_token_checksum
     assert fake_zoho.counters["refresh"] == 1
     assert row.refresh_lease_owner == ""
+    return old_checksum, row, b
+
+
+def test_read_during_refresh_of_an_expired_token_waits_and_gets_the_new_token(
+    fake_zoho, live_token
+):
+    _old, row, b = _read_during_slow_refresh(fake_zoho, live_token, expires_in_ms=-1000)
+    assert b["access_checksum"] == row.access_token_checksum
+
+
+def test_read_during_refresh_of_a_valid_token_does_not_wait(fake_zoho, live_token):
+    """Inside the refresh window but still valid: the reader takes the current token now."""
+    old, _row, b = _read_during_slow_refresh(fake_zoho, live_token, expires_in_ms=30_000)
+    # Had it waited for the owner, it would hold the new token.
+    assert b["access_checksum"] == old

@@ -12,21 +12,23 @@ import hashlib
 import os
 import sqlite3
 import stat
-import time
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
 from zohocrmsdk.src.com.zoho.api.authenticator.store.db_store import DBStore
 from zohocrmsdk.src.com.zoho.api.authenticator.store.file_store import FileStore
 from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
-from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
-from zohocrmsdk.src.com.zoho.crm.api.users import UsersOperations
-from zohocrmsdk.src.com.zoho.crm.api.users.response_wrapper import ResponseWrapper
 
 from tests.factories import ZohoTokenFactory, zoho_like
+from tests.helpers import (
+    assert_one_line_failure,
+    by_name,
+    current_email,
+    now_ms,
+    oauth_token,
+    run_command,
+)
 from zoho_tokens.importers import FIELDS, FILESTORE_HEADER
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.store import DjangoTokenStore
@@ -62,18 +64,8 @@ CREATE TABLE oauthtoken (
 )"""
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def run(*args: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("zoho_tokens", *args, stdout=out, stderr=err)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    return code, out.getvalue(), err.getvalue()
+    return run_command("zoho_tokens", *args)
 
 
 def digest(path: Path) -> str:
@@ -98,17 +90,16 @@ def connection_for(fake_zoho, who, *, expired: bool) -> dict:
 
 
 def sdk_token(conn: dict) -> OAuthToken:
-    token = OAuthToken(
+    return oauth_token(
         client_id=conn["client_id"],
         client_secret=conn["client_secret"],
         refresh_token=conn["refresh_token"],
         redirect_url=conn["redirect_url"],
-        user_signature=UserSignature(conn["user_name"]),
+        user_name=conn["user_name"],
         api_domain=conn["api_domain"],
+        access_token=conn["access_token"],
+        expires_in=conn["expiry_time"],
     )
-    token.set_access_token(conn["access_token"])
-    token.set_expires_in(conn["expiry_time"])
-    return token
 
 
 def write_filestore(path: Path, conns: list[dict]) -> None:
@@ -133,19 +124,10 @@ def write_kaizen(path: Path, conns: list[dict], *, api_domain: bool = True) -> N
 FIELDS_AFTER_ID = FIELDS[1:]
 
 
-def call_crm_as(user_name: str, zoho_env, resource_path: str, tenant: str | None = None) -> str:
+def call_crm_as(init_sdk, user_name: str, tenant: str | None = None) -> str:
     Initializer.initializer = None
-    Initializer.initialize(
-        environment=zoho_env,
-        token=OAuthToken(user_signature=UserSignature(user_name)),
-        store=DjangoTokenStore(tenant),
-        resource_path=resource_path,
-    )
-    response = UsersOperations().get_users()
-    assert response.get_status_code() == 200, response.get_object()
-    body = response.get_object()
-    assert isinstance(body, ResponseWrapper)
-    return body.get_users()[0].get_email()
+    init_sdk(by_name(user_name), store=DjangoTokenStore(tenant))
+    return current_email()
 
 
 def assert_stored(conn: dict, row: ZohoToken) -> None:
@@ -161,7 +143,7 @@ def assert_stored(conn: dict, row: ZohoToken) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_filestore_written_by_sdk_imports_and_sdk_calls_crm_without_login(
-    fake_zoho, zoho_env, sdk_resource_path, zoho_settings_for, tmp_path
+    fake_zoho, init_sdk, zoho_settings_for, tmp_path
 ):
     ann = connection_for(fake_zoho, ANN, expired=False)
     bob = connection_for(fake_zoho, BOB, expired=True)
@@ -187,9 +169,9 @@ def test_filestore_written_by_sdk_imports_and_sdk_calls_crm_without_login(
     summary = TokenAuditEvent.objects.get(action="imported")
     assert summary.detail["count"] == 2 and summary.source == "command"
 
-    assert call_crm_as(ann["user_name"], zoho_env, sdk_resource_path) == ANN[0]
+    assert call_crm_as(init_sdk, ann["user_name"]) == ANN[0]
     assert fake_zoho.counters["refresh_ok"] == 0  # the imported access token was used
-    assert call_crm_as(bob["user_name"], zoho_env, sdk_resource_path) == BOB[0]
+    assert call_crm_as(init_sdk, bob["user_name"]) == BOB[0]
     assert fake_zoho.counters["refresh_ok"] == 1  # expired: refreshed, not re-granted
     assert fake_zoho.counters["grant"] == 0
     assert ZohoToken.objects.count() == 2
@@ -197,7 +179,7 @@ def test_filestore_written_by_sdk_imports_and_sdk_calls_crm_without_login(
 
 @pytest.mark.django_db(transaction=True)
 def test_kaizen_sqlite_file_imports_read_only_and_sdk_calls_crm(
-    fake_zoho, zoho_env, sdk_resource_path, zoho_settings_for, tmp_path
+    fake_zoho, init_sdk, zoho_settings_for, tmp_path
 ):
     ann = connection_for(fake_zoho, ANN, expired=True)
     path = tmp_path / "zohooauth.db"
@@ -213,7 +195,7 @@ def test_kaizen_sqlite_file_imports_read_only_and_sdk_calls_crm(
     row = ZohoToken.objects.get()
     assert (row.pk, row.tenant) == ("1", "acme")
     assert_stored(ann, row)
-    assert call_crm_as(ann["user_name"], zoho_env, sdk_resource_path, tenant="acme") == ANN[0]
+    assert call_crm_as(init_sdk, ann["user_name"], tenant="acme") == ANN[0]
     assert fake_zoho.counters["grant"] == 0
     assert fake_zoho.counters["refresh_ok"] == 1
 
@@ -274,7 +256,7 @@ def dbstore_database():
 
 @pytest.mark.django_db(transaction=True)
 def test_dbstore_table_written_by_sdk_imports_and_sdk_calls_crm(
-    fake_zoho, zoho_env, sdk_resource_path, zoho_settings_for, dbstore_database
+    fake_zoho, init_sdk, zoho_settings_for, dbstore_database
 ):
     database, cursor = dbstore_database
     ann = connection_for(fake_zoho, ANN, expired=False)
@@ -304,8 +286,8 @@ def test_dbstore_table_written_by_sdk_imports_and_sdk_calls_crm(
     assert_stored(bob, rows[bob["user_name"]])
     assert sorted(r.pk for r in rows.values()) == ["1", "2"]
 
-    assert call_crm_as(bob["user_name"], zoho_env, sdk_resource_path) == BOB[0]
-    assert call_crm_as(ann["user_name"], zoho_env, sdk_resource_path) == ANN[0]
+    assert call_crm_as(init_sdk, bob["user_name"]) == BOB[0]
+    assert call_crm_as(init_sdk, ann["user_name"]) == ANN[0]
     assert fake_zoho.counters["grant"] == 0
     assert fake_zoho.counters["refresh_ok"] == 1
 
@@ -472,8 +454,7 @@ def test_unreadable_sources_fail_in_one_line_without_secrets(tmp_path, source, e
     code, out, err = run("import", source.format(tmp=tmp_path))
 
     assert code == 1
-    assert expected in err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert_one_line_failure(out, err, expected)
     assert "S3cr" not in err and "S3cr" not in out
     assert ZohoToken.objects.count() == 0
 

@@ -6,16 +6,12 @@ outages, and which accounts server is asked.
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
 from zohocrmsdk.src.com.zoho.crm.api.dc.data_center import DataCenter
 from zohocrmsdk.src.com.zoho.crm.api.exception.sdk_exception import SDKException
 from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
-from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
 
-from tests.factories import ZohoTokenFactory
+from tests.helpers import by_name, now_ms
 from zoho_tokens import signals
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.store import DjangoTokenStore
@@ -25,23 +21,14 @@ pytestmark = pytest.mark.django_db
 DEAD_URL = "http://127.0.0.1:9"  # nothing listens on the discard port here
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 @pytest.fixture
-def make_row(fake_zoho, zoho_settings_for):
-    def make(expires_in_ms: int = 30_000, registered: bool = True, **kwargs) -> ZohoToken:
-        row = ZohoTokenFactory(expiry_time=now_ms() + expires_in_ms, **kwargs)
-        if registered:
-            fake_zoho.add_refresh_token(row.refresh_token)
-        return row
+def make_row(live_token):
+    """A live token inside the refresh window (30 s left) unless told otherwise."""
+
+    def make(expires_in_ms: int = 30_000, **kwargs) -> ZohoToken:
+        return live_token(expires_in_ms=expires_in_ms, **kwargs)
 
     return make
-
-
-def by_name(row: ZohoToken) -> OAuthToken:
-    return OAuthToken(user_signature=UserSignature(row.user_name))
 
 
 @pytest.fixture
@@ -136,7 +123,7 @@ def test_throttled_is_not_asked_again_at_every_call(fake_zoho, make_row):
 
     # Once the hold-back runs out, one worker asks again (and gets the new token).
     fake_zoho.set_refresh_limit(10)
-    ZohoToken.objects.filter(pk=row.pk).update(refresh_lease_until=now_ms() - 1)
+    ZohoToken.objects.filter(pk=row.pk).update(refresh_backoff_until=now_ms() - 1)
     found = store.find_token_by_id(row.pk)
     assert fake_zoho.counters["refresh"] == 2
     assert found.get_access_token() == ZohoToken.objects.get(pk=row.pk).access_token
@@ -232,34 +219,22 @@ def test_outage_with_valid_token_returns_current_token(
 
 @pytest.mark.django_db(transaction=True)
 def test_refresh_uses_the_sdk_environment_when_initialised(
-    fake_zoho, make_row, settings, zoho_settings_for, zoho_env, sdk_resource_path
+    fake_zoho, make_row, settings, zoho_settings_for, init_sdk
 ):
     settings.ZOHO_TOKENS = {**zoho_settings_for, "ACCOUNTS_URL": DEAD_URL}
     row = make_row(expires_in_ms=30_000, api_domain=fake_zoho.url)
     # Initialising runs the SDK's get_token, i.e. find_token: the refresh happens here.
-    Initializer.initialize(
-        environment=zoho_env,
-        token=by_name(row),
-        store=DjangoTokenStore(),
-        resource_path=sdk_resource_path,
-    )
+    init_sdk(by_name(row))
     assert fake_zoho.counters["refresh"] == 1
     assert ZohoToken.objects.get(pk=row.pk).access_token != row.access_token
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sdk_environment_wins_over_accounts_url(
-    fake_zoho, make_row, zoho_settings_for, sdk_resource_path
-):
+def test_sdk_environment_wins_over_accounts_url(fake_zoho, make_row, zoho_settings_for, init_sdk):
     row = make_row(expires_in_ms=-1000, api_domain=fake_zoho.url)
     dead = DataCenter.Environment(fake_zoho.url, DEAD_URL + "/oauth/v2/token", fake_zoho.url)
     with pytest.raises(SDKException, match=r"cannot reach Zoho Accounts at 127\.0\.0\.1:9"):
-        Initializer.initialize(
-            environment=dead,
-            token=by_name(row),
-            store=DjangoTokenStore(),
-            resource_path=sdk_resource_path,
-        )
+        init_sdk(by_name(row), environment=dead)
     assert fake_zoho.counters["refresh"] == 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,23 +10,19 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
 from zohocrmsdk.src.com.zoho.crm.api.exception.sdk_exception import SDKException
-from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
 from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
-from zohocrmsdk.src.com.zoho.crm.api.users import UsersOperations
 
-from tests.conftest import database_url_for_subprocess
 from tests.factories import ZohoTokenFactory
+from tests.helpers import ROOT, child_env, command_output, crm_users
 from zoho_tokens import crypto
 from zoho_tokens.keys import encrypt_cleartext_rows
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.store import DjangoTokenStore
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET_COLUMNS = ("client_secret", "refresh_token", "access_token", "grant_token")
 
 
@@ -49,18 +44,11 @@ def _audit_rows():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sdk_flow_leaves_no_secret_in_the_database(
-    fake_zoho, zoho_env, sdk_resource_path, zoho_settings_for
-):
+def test_sdk_flow_leaves_no_secret_in_the_database(fake_zoho, init_sdk, zoho_settings_for):
     code = fake_zoho.add_grant(email="sec@example.com", zgid="4242")
     client_secret = "very-secret-client-secret-123"
-    Initializer.initialize(
-        environment=zoho_env,
-        token=OAuthToken(client_id="1000.SEC", client_secret=client_secret, grant_token=code),
-        store=DjangoTokenStore(),
-        resource_path=sdk_resource_path,
-    )
-    assert UsersOperations().get_users().get_status_code() == 200
+    init_sdk(OAuthToken(client_id="1000.SEC", client_secret=client_secret, grant_token=code))
+    crm_users()
     row = ZohoToken.objects.get()
     secrets = [client_secret, row.refresh_token, row.access_token, code]
     assert all(secrets) and row.grant_token == code
@@ -141,11 +129,7 @@ def test_rotation_moves_every_row_to_the_new_key(settings):
 
 
 def _call(*args) -> str:
-    from io import StringIO
-
-    out = StringIO()
-    call_command("zoho_tokens", *args, stdout=out)
-    return out.getvalue()
+    return command_output("zoho_tokens", *args)[0]
 
 
 @pytest.mark.django_db
@@ -175,11 +159,7 @@ def test_rotation_killed_mid_way_in_another_process(settings):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     _keys(settings, old)
     rows = ZohoTokenFactory.create_batch(300)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_subprocess(),
-        "ZOHO_TOKENS_ENCRYPTION_KEYS": f"{new},{old}",
-    }
+    env = child_env(None, ZOHO_TOKENS_ENCRYPTION_KEYS=f"{new},{old}")
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "zoho_tokens", "rotate-keys", "--batch-size", "1"],
         cwd=ROOT,
@@ -282,7 +262,7 @@ def test_repr_and_str_hide_secrets():
 
 
 def test_zoho_answers_do_not_show_tokens_in_repr():
-    from zoho_tokens.accounts import TokenResponse
+    from zoho_tokens.oauth_client import TokenResponse
 
     answer = TokenResponse("1000.access-secret", 1, "1000.refresh-secret", "https://x")
     assert "secret" not in repr(answer)

@@ -4,32 +4,18 @@ test_web_flow.py)."""
 
 from __future__ import annotations
 
-import time
-from io import StringIO
-
 import pytest
-from django.core.management import call_command
 
 from tests.factories import ZohoTokenFactory
-from tests.test_admin import add_url, run_action
-from tests.test_signals import Recorder
+from tests.helpers import add_url, command_output, now_ms, run_action
 from zoho_tokens.models import ZohoToken
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def rec():
-    recorder = Recorder()
-    yield recorder
-    recorder.close()
-
-
-@pytest.fixture
-def live_row(fake_zoho, zoho_settings_for):
-    row = ZohoTokenFactory(api_domain=fake_zoho.url)
-    fake_zoho.add_refresh_token(row.refresh_token)
-    return row
+def live_row(live_token):
+    return live_token()
 
 
 def test_admin_revoke_action(
@@ -75,14 +61,10 @@ def test_admin_connect(
     assert rec.one("token_saved")["created"] is True
 
 
-def _command(*args) -> None:
-    call_command(*args, stdout=StringIO(), stderr=StringIO())
-
-
 def test_command_login(rec, fake_zoho, zoho_settings_for, django_capture_on_commit_callbacks):
     code = fake_zoho.add_grant(email="cli@example.com", zgid="6")
     with django_capture_on_commit_callbacks(execute=True):
-        _command("zoho_login", "--grant-token", code, "--no-input")
+        command_output("zoho_login", "--grant-token", code, "--no-input")
     exchanged = rec.one("grant_exchanged")
     assert (exchanged["actor"], exchanged["source"]) == (None, "command")
     assert rec.one("token_saved")["source"] == "command"
@@ -90,7 +72,7 @@ def test_command_login(rec, fake_zoho, zoho_settings_for, django_capture_on_comm
 
 def test_command_refresh(rec, live_row, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        _command("zoho_tokens", "refresh", live_row.pk)
+        command_output("zoho_tokens", "refresh", live_row.pk)
     refreshed = rec.one("token_refreshed")
     assert (refreshed["token"].pk, refreshed["source"]) == (live_row.pk, "command")
     assert rec.one("token_saved")["created"] is False
@@ -98,7 +80,7 @@ def test_command_refresh(rec, live_row, django_capture_on_commit_callbacks):
 
 def test_command_revoke(rec, live_row, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        _command("zoho_tokens", "revoke", live_row.pk, "--yes")
+        command_output("zoho_tokens", "revoke", live_row.pk, "--yes")
     revoked = rec.one("token_revoked")
     assert (revoked["source"], revoked["remote"], revoked["actor"]) == ("command", True, None)
     assert rec.one("token_deleted")["source"] == "command"
@@ -106,9 +88,9 @@ def test_command_revoke(rec, live_row, django_capture_on_commit_callbacks):
 
 def test_command_purge(rec, django_capture_on_commit_callbacks):
     dead = ZohoTokenFactory(invalid_reason="invalid_code")
-    ZohoTokenFactory(expiry_time=int(time.time() * 1000) + 3_600_000)
+    ZohoTokenFactory(expiry_time=now_ms() + 3_600_000)
     with django_capture_on_commit_callbacks(execute=True):
-        _command("zoho_tokens", "purge", "--invalid", "--yes")
+        command_output("zoho_tokens", "purge", "--invalid", "--yes")
     purged = rec.one("tokens_purged")
     assert (purged["token_ids"], purged["count"], purged["source"]) == ([dead.pk], 1, "command")
     assert ZohoToken.objects.count() == 1

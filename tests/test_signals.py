@@ -4,85 +4,29 @@ audit rows and log lines that go with them never hold a secret."""
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 from django.db import transaction
 from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
-from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
 from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
 
 from tests.factories import UserFactory, ZohoTokenFactory
+from tests.helpers import assert_no_secret, now_ms, oauth_token, secrets_of
 from zoho_tokens import services, signals
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.store import DjangoTokenStore
 
-ALL = {
-    "token_saved": signals.token_saved,
-    "token_refreshed": signals.token_refreshed,
-    "grant_exchanged": signals.grant_exchanged,
-    "token_revoked": signals.token_revoked,
-    "token_deleted": signals.token_deleted,
-    "tokens_purged": signals.tokens_purged,
-}
-
-
-class Recorder:
-    def __init__(self):
-        self.calls: list[tuple[str, dict]] = []
-        self._receivers = []
-        for name, signal in ALL.items():
-
-            def receiver(sender, _name=name, **kwargs):
-                assert sender is ZohoToken
-                kwargs.pop("signal", None)
-                self.calls.append((_name, kwargs))
-
-            signal.connect(receiver, weak=False)
-            self._receivers.append((signal, receiver))
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
-
-    def one(self, name: str) -> dict:
-        found = [kw for n, kw in self.calls if n == name]
-        assert len(found) == 1, (name, self.names())
-        return found[0]
-
-    def close(self):
-        for signal, receiver in self._receivers:
-            signal.disconnect(receiver)
-
-
-@pytest.fixture
-def rec():
-    recorder = Recorder()
-    yield recorder
-    recorder.close()
-
-
-def secrets_of(row: ZohoToken) -> list[str]:
-    return [
-        v for v in (row.client_secret, row.refresh_token, row.access_token, row.grant_token) if v
-    ]
-
-
-def assert_no_secret(texts, secrets):
-    blob = "\n".join(str(t) for t in texts)
-    for secret in secrets:
-        assert secret not in blob
-
 
 def sdk_token(n: int, **extra) -> OAuthToken:
-    token = OAuthToken(
-        client_id="cid", client_secret=f"client-secret-{n}", refresh_token=f"1000.r.{n}"
+    return oauth_token(
+        client_id="cid",
+        client_secret=f"client-secret-{n}",
+        refresh_token=f"1000.r.{n}",
+        access_token=f"1000.a.{n}",
+        expires_in=now_ms() + 3_600_000,
+        user_name=f"u{n}@example.com:9{n}",
+        **extra,
     )
-    token.set_access_token(f"1000.a.{n}")
-    token.set_expires_in(str(int(time.time() * 1000) + 3_600_000))
-    token.set_user_signature(UserSignature(f"u{n}@example.com:9{n}"))
-    for key, value in extra.items():
-        getattr(token, f"set_{key}")(value)
-    return token
 
 
 @pytest.mark.django_db
@@ -119,7 +63,7 @@ def test_nothing_is_sent_or_audited_when_the_transaction_rolls_back(
 def test_refresh_through_store_sends_saved_and_refreshed(
     rec, django_capture_on_commit_callbacks, fake_zoho, zoho_settings_for
 ):
-    row = ZohoTokenFactory(expiry_time=int(time.time() * 1000) + 10_000)
+    row = ZohoTokenFactory(expiry_time=now_ms() + 10_000)
     fake_zoho.add_refresh_token(row.refresh_token)
     with django_capture_on_commit_callbacks(execute=True):
         DjangoTokenStore().find_token(OAuthToken(user_signature=UserSignature(row.user_name)))
@@ -131,20 +75,15 @@ def test_refresh_through_store_sends_saved_and_refreshed(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sdk_grant_exchange_sends_grant_exchanged(rec, fake_zoho, zoho_env, sdk_resource_path):
+def test_sdk_grant_exchange_sends_grant_exchanged(rec, fake_zoho, init_sdk):
     code = fake_zoho.add_grant(email="g@example.com", zgid="77")
-    Initializer.initialize(
-        environment=zoho_env,
-        token=OAuthToken(client_id="c", client_secret="client-secret-g", grant_token=code),
-        store=DjangoTokenStore(),
-        resource_path=sdk_resource_path,
-    )
+    init_sdk(OAuthToken(client_id="c", client_secret="client-secret-g", grant_token=code))
     kw = rec.one("grant_exchanged")
     assert kw["source"] == "sdk" and kw["actor"] is None
     assert kw["token"].user_name == "g@example.com:77"
     assert rec.one("token_saved")["created"] is True
     event = TokenAuditEvent.objects.get(action="grant_exchanged")
-    assert_no_secret([event.detail, event.user_name], secrets_of(ZohoToken.objects.get()) + [code])
+    assert_no_secret([event.detail, event.user_name], *secrets_of(ZohoToken.objects.get()), code)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -211,7 +150,7 @@ def test_service_purge_sends_tokens_purged(rec, django_capture_on_commit_callbac
 def test_failed_refresh_marks_invalid_and_audits_without_success_signal(
     rec, django_capture_on_commit_callbacks, fake_zoho, zoho_settings_for
 ):
-    row = ZohoTokenFactory(expiry_time=int(time.time() * 1000) - 1000)  # unknown at the fake
+    row = ZohoTokenFactory(expiry_time=now_ms() - 1000)  # unknown at the fake
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception) as info:
         DjangoTokenStore().find_token_by_id(row.pk)
     assert "invalid" in str(info.value)
@@ -249,7 +188,7 @@ def test_audit_rows_and_log_lines_hold_no_secret(
     assert all(r.zoho_tokens["token_id"] == row.pk for r in records)
     texts = [r.getMessage() for r in records] + [repr(r.__dict__) for r in records]
     texts += [repr((e.detail, e.user_name, e.outcome)) for e in events]
-    assert_no_secret(texts, known)
+    assert_no_secret(texts, *known)
 
 
 @pytest.mark.django_db

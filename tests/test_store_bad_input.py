@@ -166,4 +166,8 @@ def test_store_errors_keep_the_cause_and_name_the_operation(store, monkeypatch):
         store.get_tokens()
     assert info.value.code == "TOKEN_STORE"
     assert "get_tokens failed" in str(info.value)
-    assert isinstance(info.value.__cause__, OperationalError)
+    # The cause is kept bare and described; nothing is chained (its frames hold secrets).
+    assert isinstance(info.value.cause, OperationalError)
+    assert info.value.cause.__traceback__ is None
+    assert info.value.cause_description == "OperationalError: disk I/O error"
+    assert info.value.__cause__ is None and info.value.__context__ is None

@@ -12,6 +12,7 @@ from zohocrmsdk.src.com.zoho.api.authenticator.store.file_store import FileStore
 from zohocrmsdk.src.com.zoho.crm.api.exception.sdk_exception import SDKException
 from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
 
+from tests.helpers import oauth_token
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.store import DjangoTokenStore
 
@@ -32,14 +33,15 @@ def full_token(n: int = 1, **overrides) -> OAuthToken:
         "client_secret": f"secret-{n}",
         "refresh_token": f"1000.refresh.{n}",
         "redirect_url": "https://example.com/cb",
+        **overrides,
     }
-    values.update(overrides)
-    token = OAuthToken(**{k: v for k, v in values.items() if k != "user_name"})
-    token.set_access_token(f"1000.access.{n}")
-    token.set_expires_in("1893456000000")
-    token.set_api_domain("https://www.zohoapis.com")
-    token.set_user_signature(UserSignature(f"user{n}@example.com:700{n}"))
-    return token
+    return oauth_token(
+        access_token=f"1000.access.{n}",
+        expires_in="1893456000000",
+        api_domain="https://www.zohoapis.com",
+        user_name=f"user{n}@example.com:700{n}",
+        **values,
+    )
 
 
 def fields(token: OAuthToken) -> dict:

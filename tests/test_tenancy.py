@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
-from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
 
 from tests.factories import ZohoTokenFactory
+from tests.helpers import by_name, now_ms, oauth_token
 from zoho_tokens.exceptions import TokenStoreError
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.store import DjangoTokenStore
@@ -22,43 +20,33 @@ SAME_USER = "ann@example.com:700000042"
 CLIENT_ID, CLIENT_SECRET = "1000.TENANTCLIENT", "tenant-client-secret"
 
 
-def tenant_from_header(request) -> str | None:
-    return request.headers.get("X-Tenant")
+@pytest.fixture
+def connection_for(live_token):
+    """``connection_for(tenant, expiring=False)``: SAME_USER's live connection in ``tenant``."""
 
+    def make(tenant: str, *, expiring: bool = False) -> ZohoToken:
+        return live_token(
+            SAME_USER,
+            tenant=tenant,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            expires_in_ms=10_000 if expiring else 3_600_000,
+        )
 
-def connection_for(fake_zoho, tenant: str, *, expiring: bool = False) -> ZohoToken:
-    """A stored connection of SAME_USER in ``tenant``, with a refresh token the fake knows."""
-    refresh = fake_zoho.add_refresh_token(
-        email="ann@example.com", zgid="700000042", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
-    now = int(time.time() * 1000)
-    return ZohoTokenFactory(
-        tenant=tenant,
-        user_name=SAME_USER,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        refresh_token=refresh,
-        access_token=fake_zoho.issue_access_token(refresh),
-        expiry_time=now + (10 * 1000 if expiring else 3600 * 1000),
-        api_domain=fake_zoho.url,
-    )
-
-
-def by_name() -> OAuthToken:
-    return OAuthToken(user_signature=UserSignature(SAME_USER))
+    return make
 
 
 @pytest.fixture
-def two_tenants(fake_zoho, zoho_settings_for):
-    return connection_for(fake_zoho, "a"), connection_for(fake_zoho, "b")
+def two_tenants(connection_for):
+    return connection_for("a"), connection_for("b")
 
 
 def test_each_store_finds_only_its_own_token_for_the_same_user_name(two_tenants):
     a, b = two_tenants
-    assert DjangoTokenStore("a").find_token(by_name()).get_access_token() == a.access_token
-    assert DjangoTokenStore("b").find_token(by_name()).get_access_token() == b.access_token
-    assert DjangoTokenStore("c").find_token(by_name()) is None
-    assert DjangoTokenStore().find_token(by_name()) is None  # default tenant ""
+    assert DjangoTokenStore("a").find_token(by_name(SAME_USER)).get_access_token() == a.access_token
+    assert DjangoTokenStore("b").find_token(by_name(SAME_USER)).get_access_token() == b.access_token
+    assert DjangoTokenStore("c").find_token(by_name(SAME_USER)) is None
+    assert DjangoTokenStore().find_token(by_name(SAME_USER)) is None  # default tenant ""
 
     assert [t.get_id() for t in DjangoTokenStore("a").get_tokens()] == [a.pk]
     assert [t.get_id() for t in DjangoTokenStore("b").get_tokens()] == [b.pk]
@@ -76,19 +64,19 @@ def test_unpinned_store_follows_the_current_tenant(two_tenants):
     a, b = two_tenants
     store = DjangoTokenStore()
     with tenant_context("a"):
-        assert store.find_token(by_name()).get_id() == a.pk
+        assert store.find_token(by_name(SAME_USER)).get_id() == a.pk
         with tenant_context("b"):
-            assert store.find_token(by_name()).get_id() == b.pk
+            assert store.find_token(by_name(SAME_USER)).get_id() == b.pk
         assert current_tenant() == "a"
     assert current_tenant() == ""
-    assert store.find_token(by_name()) is None
+    assert store.find_token(by_name(SAME_USER)) is None
 
 
-def test_refresh_ahead_refreshes_only_the_callers_tenant(fake_zoho, zoho_settings_for):
-    a = connection_for(fake_zoho, "a", expiring=True)
-    b = connection_for(fake_zoho, "b", expiring=True)
+def test_refresh_ahead_refreshes_only_the_callers_tenant(fake_zoho, connection_for):
+    a = connection_for("a", expiring=True)
+    b = connection_for("b", expiring=True)
 
-    found = DjangoTokenStore("a").find_token(by_name())
+    found = DjangoTokenStore("a").find_token(by_name(SAME_USER))
 
     assert fake_zoho.counters["refresh_ok"] == 1
     a_after, b_after = ZohoToken.objects.get(pk=a.pk), ZohoToken.objects.get(pk=b.pk)
@@ -97,17 +85,21 @@ def test_refresh_ahead_refreshes_only_the_callers_tenant(fake_zoho, zoho_setting
     assert fake_zoho.is_access_token_valid(a_after.access_token)
     assert (b_after.access_token, b_after.expiry_time) == (b.access_token, b.expiry_time)
 
-    DjangoTokenStore("b").find_token(by_name())
+    DjangoTokenStore("b").find_token(by_name(SAME_USER))
     assert fake_zoho.counters["refresh_ok"] == 2
     assert ZohoToken.objects.get(pk=a.pk).access_token == a_after.access_token
 
 
 def test_saving_in_one_tenant_leaves_the_same_user_in_another_alone(two_tenants):
     a, b = two_tenants
-    token = OAuthToken(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, refresh_token="1000.new")
-    token.set_user_signature(UserSignature(SAME_USER))
-    token.set_access_token("1000.new-access")
-    token.set_expires_in(str(int(time.time() * 1000) + 3600 * 1000))
+    token = oauth_token(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token="1000.new",
+        user_name=SAME_USER,
+        access_token="1000.new-access",
+        expires_in=now_ms() + 3600 * 1000,
+    )
     DjangoTokenStore("a").save_token(token)
 
     assert token.get_id() == a.pk  # same user in the same tenant: the row is updated
@@ -132,14 +124,14 @@ def test_delete_only_touches_the_callers_tenant(two_tenants):
 
     assert not ZohoToken.objects.filter(pk__in=[a.pk, c.pk]).exists()
     assert list(ZohoToken.objects.values_list("pk", flat=True)) == [b.pk]
-    assert DjangoTokenStore("b").find_token(by_name()).get_access_token() == b.access_token
+    assert DjangoTokenStore("b").find_token(by_name(SAME_USER)).get_access_token() == b.access_token
 
     DjangoTokenStore("b").delete_token(b.pk)
     assert not ZohoToken.objects.exists()
 
 
 def test_middleware_sets_the_tenant_for_the_request_only(settings):
-    settings.ZOHO_TOKENS = {"TENANT_RESOLVER": f"{__name__}.tenant_from_header"}
+    settings.ZOHO_TOKENS = {"TENANT_RESOLVER": "tests.helpers.tenant_from_header"}
     seen = {}
 
     def view(request):

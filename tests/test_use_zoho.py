@@ -8,17 +8,15 @@ import subprocess
 import sys
 import textwrap
 import threading
-from pathlib import Path
 
 import pytest
 from django.db import connection
 from zohocrmsdk.src.com.zoho.crm.api.dc import EUDataCenter
 from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
 from zohocrmsdk.src.com.zoho.crm.api.users import UsersOperations
-from zohocrmsdk.src.com.zoho.crm.api.users.response_wrapper import ResponseWrapper
 
-from tests.conftest import database_url_for_subprocess
 from tests.factories import ZohoTokenFactory
+from tests.helpers import ROOT, current_email, database_url_for_subprocess
 from zoho_tokens import services
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.sdk import NoConnection, environment_for, use_zoho
@@ -26,7 +24,6 @@ from zoho_tokens.tenancy import current_tenant, tenant_context
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parent.parent
 AUTH = "Zoho-oauthtoken "
 
 
@@ -39,14 +36,6 @@ def sdk_settings(settings, zoho_settings_for, sdk_resource_path):
 def connect(fake_zoho, tenant: str, email: str, zgid: str) -> ZohoToken:
     code = fake_zoho.add_grant(email=email, zgid=zgid)
     return services.exchange_grant(code, tenant=tenant, source="command")
-
-
-def current_email() -> str:
-    response = UsersOperations().get_users()
-    assert response.get_status_code() == 200
-    body = response.get_object()
-    assert isinstance(body, ResponseWrapper)
-    return body.get_users()[0].get_email()
 
 
 def crm_tokens(fake_zoho) -> list[str]:
@@ -152,6 +141,38 @@ def test_environment_follows_the_tokens_api_domain(fake_zoho, sdk_settings):
     fake = ZohoTokenFactory.build(api_domain=fake_zoho.url)
     environment = environment_for(fake)
     assert (environment.url, environment.accounts_url) == (fake_zoho.url, fake_zoho.token_url)
+
+
+def test_a_worker_threads_data_center_stays_in_that_thread(fake_zoho, sdk_settings):
+    """SDK 6_0/7_0's ``switch_user`` wrote a thread's data center on the process-wide
+    initializer; ``use_zoho`` must keep it per thread on every major (CI runs 6_0 and 7_0)."""
+    connect(fake_zoho, "a", "ann@a.example", "700000001")
+    # A valid access token at Zoho's EU domain: resolving it needs no HTTP call.
+    ZohoTokenFactory(tenant="eu", api_domain="https://www.zohoapis.eu")
+    with use_zoho(tenant="a"):
+        assert current_email() == "ann@a.example"  # the process-wide initializer exists now
+    process_wide = Initializer.initializer
+    seen: dict[str, object] = {}
+
+    def worker() -> None:
+        try:
+            with use_zoho(tenant="eu"):
+                seen["thread"] = Initializer.get_initializer().environment.url
+                seen["process"] = Initializer.initializer.environment.url
+        except BaseException as exc:  # reported in the main thread
+            seen["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(30)
+    assert "error" not in seen, seen.get("error")
+    assert seen == {"thread": EUDataCenter.PRODUCTION().url, "process": fake_zoho.url}
+    assert Initializer.initializer is process_wide
+    assert Initializer.initializer.environment.url == fake_zoho.url
+    with use_zoho(tenant="a"):  # the other tenant still calls its own data center
+        assert current_email() == "ann@a.example"
 
 
 CHILD = textwrap.dedent(

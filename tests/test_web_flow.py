@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -12,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import UserFactory
+from tests.helpers import may_connect, start_connect
 from zoho_tokens import signals
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.views import SESSION_KEY, trusted_accounts_server
@@ -22,15 +22,11 @@ CALLBACK = "/zoho/callback/"
 REDIRECT = "https://app.example.com/zoho/callback/"
 
 
-def tenant_from_header(request) -> str | None:
-    return request.headers.get("X-Tenant")
-
-
 @pytest.fixture
 def web_settings(settings, zoho_settings_for):
     settings.ZOHO_TOKENS = {
         **zoho_settings_for,
-        "TENANT_RESOLVER": f"{__name__}.tenant_from_header",
+        "TENANT_RESOLVER": "tests.helpers.tenant_from_header",
         "SUCCESS_URL": "/done/",
     }
     return settings.ZOHO_TOKENS
@@ -38,7 +34,7 @@ def web_settings(settings, zoho_settings_for):
 
 @pytest.fixture
 def user():
-    return UserFactory(username="owner")
+    return may_connect(UserFactory(username="owner"))
 
 
 @pytest.fixture
@@ -75,22 +71,13 @@ def no_outbound_http(monkeypatch):
     return attempts
 
 
-def start(browser: Client) -> tuple[str, dict[str, str]]:
-    """GET connect; return the Zoho URL it redirects to and its query."""
-    response = browser.get(reverse("zoho_tokens:connect"))
-    assert response.status_code == 302
-    location = response["Location"]
-    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-    return location, query
-
-
 def finish(browser: Client, state: str, code: str, server: str, **extra: str):
     params = {"state": state, "code": code, "location": "us", "accounts-server": server, **extra}
     return browser.get(CALLBACK, params)
 
 
 def test_connect_redirects_to_zoho_with_a_one_time_state(browser, fake_zoho, web_settings):
-    location, query = start(browser)
+    location, query = start_connect(browser)
 
     assert location.startswith(fake_zoho.url + "/oauth/v2/auth?")
     assert query["client_id"] == web_settings["CLIENT_ID"]
@@ -105,7 +92,7 @@ def test_connect_redirects_to_zoho_with_a_one_time_state(browser, fake_zoho, web
     assert web_settings["CLIENT_SECRET"] not in location
     assert browser.session[SESSION_KEY][query["state"]]["tenant"] == "acme"
 
-    _, again = start(browser)
+    _, again = start_connect(browser)
     assert again["state"] != query["state"]
 
 
@@ -117,7 +104,7 @@ def test_connect_uses_the_data_center_and_redirect_url_settings(settings, browse
         "REDIRECT_URL": REDIRECT,
         "SCOPES": "ZohoCRM.modules.ALL",
     }
-    location, query = start(browser)
+    location, query = start_connect(browser)
     assert location.startswith("https://accounts.zoho.eu/oauth/v2/auth?")
     assert query["redirect_uri"] == REDIRECT
     assert query["scope"] == "ZohoCRM.modules.ALL"
@@ -133,7 +120,7 @@ def test_connect_requires_login(client, web_settings):
 def test_full_flow_stores_the_connection_for_the_tenant(
     browser, user, fake_zoho, exchanged, web_settings
 ):
-    _, query = start(browser)
+    _, query = start_connect(browser)
     code = fake_zoho.add_grant(email="ann@acme.example", zgid="700000077")
 
     response = finish(browser, query["state"], code, fake_zoho.url)
@@ -162,7 +149,7 @@ def test_full_flow_stores_the_connection_for_the_tenant(
 
 def test_callback_stores_for_the_tenant_bound_to_the_state(browser, fake_zoho, web_settings):
     """A single callback URL (no tenant at that host) still stores for the starting tenant."""
-    _, query = start(browser)
+    _, query = start_connect(browser)
     code = fake_zoho.add_grant(email="ann@acme.example")
     browser.defaults.pop("HTTP_X_TENANT")
 
@@ -172,7 +159,7 @@ def test_callback_stores_for_the_tenant_bound_to_the_state(browser, fake_zoho, w
 
 def test_a_second_connect_of_the_same_user_replaces_the_row(browser, fake_zoho, exchanged):
     for _ in range(2):
-        _, query = start(browser)
+        _, query = start_connect(browser)
         code = fake_zoho.add_grant(email="ann@acme.example", zgid="700000077")
         assert finish(browser, query["state"], code, fake_zoho.url).status_code == 302
 
@@ -185,7 +172,7 @@ def test_a_second_connect_of_the_same_user_replaces_the_row(browser, fake_zoho, 
 def test_the_same_zoho_user_in_two_tenants_gets_two_rows(browser, user, fake_zoho):
     for tenant in ("acme", "globex"):
         browser.defaults["HTTP_X_TENANT"] = tenant
-        _, query = start(browser)
+        _, query = start_connect(browser)
         code = fake_zoho.add_grant(email="ann@example.com")
         assert finish(browser, query["state"], code, fake_zoho.url).status_code == 302
 
@@ -194,7 +181,7 @@ def test_the_same_zoho_user_in_two_tenants_gets_two_rows(browser, user, fake_zoh
 
 @pytest.mark.parametrize("state", [None, "", "forged-state-value"])
 def test_missing_or_unknown_state_is_refused(browser, fake_zoho, state):
-    start(browser)
+    start_connect(browser)
     code = fake_zoho.add_grant()
     params = {"code": code, "accounts-server": fake_zoho.url}
     if state is not None:
@@ -209,10 +196,10 @@ def test_missing_or_unknown_state_is_refused(browser, fake_zoho, state):
 
 
 def test_another_sessions_state_is_refused(browser, user, fake_zoho, web_settings):
-    _, query = start(browser)
+    _, query = start_connect(browser)
     other = Client(HTTP_X_TENANT="acme")
-    other.force_login(UserFactory(username="intruder"))
-    start(other)  # the other session has states of its own
+    other.force_login(may_connect(UserFactory(username="intruder")))
+    start_connect(other)  # the other session has states of its own
     code = fake_zoho.add_grant()
 
     response = finish(other, query["state"], code, fake_zoho.url)
@@ -225,7 +212,7 @@ def test_another_sessions_state_is_refused(browser, user, fake_zoho, web_setting
 
 
 def test_state_of_a_user_who_logged_in_as_someone_else_is_refused(browser, fake_zoho):
-    _, query = start(browser)
+    _, query = start_connect(browser)
     browser.force_login(UserFactory(username="someone-else"))  # flushes the session
     assert SESSION_KEY not in browser.session
     # Even a state carried over into the new login belongs to the old user.
@@ -255,7 +242,7 @@ def test_state_of_a_user_who_logged_in_as_someone_else_is_refused(browser, fake_
 def test_foreign_accounts_server_is_refused_without_any_request(
     browser, fake_zoho, no_outbound_http, server
 ):
-    _, query = start(browser)
+    _, query = start_connect(browser)
     code = fake_zoho.add_grant()
     before = fake_zoho.counters.snapshot()
 
@@ -281,7 +268,7 @@ def test_trusted_accounts_servers(web_settings, fake_zoho):
 
 
 def test_access_denied_shows_a_friendly_page(browser, fake_zoho):
-    _, query = start(browser)
+    _, query = start_connect(browser)
 
     response = browser.get(CALLBACK, {"state": query["state"], "error": "access_denied"})
 
@@ -294,12 +281,12 @@ def test_access_denied_shows_a_friendly_page(browser, fake_zoho):
 
 
 def test_zoho_error_shows_the_safe_message_with_502(browser, fake_zoho, web_settings):
-    _, query = start(browser)
+    _, query = start_connect(browser)
     code = fake_zoho.add_grant()
     assert finish(browser, query["state"], code, fake_zoho.url).status_code == 302
     ZohoToken.objects.all().delete()
 
-    _, query = start(browser)
+    _, query = start_connect(browser)
     response = finish(browser, query["state"], code, fake_zoho.url)  # a used grant code
 
     assert response.status_code == 502
@@ -311,7 +298,7 @@ def test_zoho_error_shows_the_safe_message_with_502(browser, fake_zoho, web_sett
 
 
 def test_unreachable_zoho_is_a_502(browser, fake_zoho):
-    _, query = start(browser)
+    _, query = start_connect(browser)
     code = fake_zoho.add_grant()
     fake_zoho.fail_mode = "500"
     response = finish(browser, query["state"], code, fake_zoho.url)
@@ -320,7 +307,7 @@ def test_unreachable_zoho_is_a_502(browser, fake_zoho):
 
 
 def test_callback_without_code_is_refused(browser, fake_zoho):
-    _, query = start(browser)
+    _, query = start_connect(browser)
     response = browser.get(CALLBACK, {"state": query["state"], "accounts-server": fake_zoho.url})
     assert response.status_code == 400
     assert fake_zoho.counters["requests"] == 0

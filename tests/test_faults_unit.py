@@ -1,0 +1,169 @@
+"""Faults in one process: backoff after failed refreshes, lease bounds, healed connections.
+
+The multi-process versions (8 workers, real kills) are in test_faults.py and bench/.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.checks import Warning as CheckWarning
+from django.db import connection, transaction
+
+from tests.helpers import kill_own_connection
+from zoho_tokens import checks, refresh
+from zoho_tokens.exceptions import TokenStoreError
+from zoho_tokens.models import TokenStatus, ZohoToken, now_ms
+from zoho_tokens.store import DjangoTokenStore
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def in_window(live_token, zoho_settings_for):
+    """A token inside the refresh window but still usable (30 s left), known to the fake."""
+
+    def make(expires_in_ms: int = 30_000) -> ZohoToken:
+        return live_token(
+            client_id=zoho_settings_for["CLIENT_ID"],
+            client_secret=zoho_settings_for["CLIENT_SECRET"],
+            expires_in_ms=expires_in_ms,
+        )
+
+    return make
+
+
+def find(row: ZohoToken):
+    return DjangoTokenStore().find_token_by_id(row.pk)
+
+
+@pytest.mark.parametrize("mode", ["500", "garbage"])
+def test_a_failed_refresh_backs_off_for_everyone(fake_zoho, in_window, mode):
+    row = in_window()
+    fake_zoho.fail_mode = mode
+    for _ in range(20):
+        assert find(row).get_access_token() == row.access_token  # still usable: no failure
+    assert fake_zoho.counters["requests"] == 1
+    stored = ZohoToken.objects.get(pk=row.pk)
+    assert stored.refresh_failures == 1 and stored.refresh_error == "unexpected"
+    assert 4_000 <= stored.refresh_backoff_until - now_ms() <= 6_100  # 5 s ± 20 %
+    assert stored.status() == TokenStatus.BACKING_OFF
+    assert stored.refresh_lease_owner == ""
+
+
+def test_backoff_grows_and_a_success_clears_it(fake_zoho, in_window):
+    row = in_window()
+    fake_zoho.fail_mode = "500"
+    for expected in (1, 2, 3):
+        find(row)
+        stored = ZohoToken.objects.get(pk=row.pk)
+        assert stored.refresh_failures == expected
+        assert stored.refresh_backoff_until - now_ms() >= 0.8 * 5_000 * 2 ** (expected - 1) - 200
+        ZohoToken.objects.filter(pk=row.pk).update(refresh_backoff_until=now_ms() - 1)
+    assert fake_zoho.counters["requests"] == 3
+    fake_zoho.fail_mode = None
+    fresh = find(row)
+    stored = ZohoToken.objects.get(pk=row.pk)
+    assert fresh.get_access_token() == stored.access_token != row.access_token
+    assert (stored.refresh_failures, stored.refresh_backoff_until, stored.refresh_error) == (
+        0,
+        None,
+        "",
+    )
+
+
+def test_backoff_caps_at_five_minutes():
+    assert all(refresh.backoff_seconds(n) <= 300 * 1.2 for n in range(1, 40))
+    assert refresh.backoff_seconds(30) >= 300 * 0.8
+
+
+def test_expired_token_during_backoff_fails_clearly_without_asking_zoho(fake_zoho, in_window):
+    row = in_window(expires_in_ms=-1000)
+    fake_zoho.fail_mode = "500"
+    with pytest.raises(TokenStoreError, match="HTTP 500"):
+        find(row)
+    with pytest.raises(TokenStoreError, match=r"failed 1 time\(s\).*not asking Zoho again"):
+        find(row)
+    assert fake_zoho.counters["requests"] == 1
+
+
+def test_forced_refresh_may_ask_during_a_failure_backoff_but_not_a_throttle(fake_zoho, in_window):
+    row = in_window()
+    fake_zoho.fail_mode = "500"
+    find(row)
+    fake_zoho.fail_mode = None
+    refreshed = refresh.refresh_token(ZohoToken.objects.get(pk=row.pk), force=True)
+    assert refreshed.access_token != row.access_token
+    fake_zoho.set_refresh_limit(0)
+    with pytest.raises(TokenStoreError, match="Access Denied"):
+        refresh.refresh_token(refreshed, force=True)
+    with pytest.raises(TokenStoreError, match="not asking again"):
+        refresh.refresh_token(ZohoToken.objects.get(pk=row.pk), force=True)
+    assert fake_zoho.counters["throttled"] == 1
+
+
+def test_the_lease_is_just_over_the_longest_refresh(settings, zoho_settings_for, in_window):
+    settings.ZOHO_TOKENS = {**zoho_settings_for, "HTTP_TIMEOUT": 7}
+    assert refresh.lease_seconds() == 7 + refresh.LEASE_MARGIN_SECONDS
+    # Waiters wait at least as long as a lease lasts, so a crashed owner is taken over.
+    settings.ZOHO_TOKENS = {**zoho_settings_for, "HTTP_TIMEOUT": 30, "REFRESH_WAIT_SECONDS": 5}
+    assert refresh.deadline_seconds() > refresh.lease_seconds()
+
+
+def test_an_expired_lease_of_a_dead_owner_is_taken_over(fake_zoho, in_window):
+    row = in_window(expires_in_ms=-1000)
+    ZohoToken.objects.filter(pk=row.pk).update(
+        refresh_lease_until=now_ms() - 1, refresh_lease_owner="dead-worker"
+    )
+    assert find(row).get_access_token() != row.access_token
+    assert fake_zoho.counters["refresh"] == 1
+
+
+def test_a_live_lease_on_a_valid_token_makes_nobody_wait(fake_zoho, in_window):
+    row = in_window()
+    ZohoToken.objects.filter(pk=row.pk).update(
+        refresh_lease_until=now_ms() + 60_000, refresh_lease_owner="busy-worker"
+    )
+    assert find(row).get_access_token() == row.access_token
+    assert fake_zoho.counters["requests"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_store_calls_heal_a_broken_connection(in_window):
+    row = in_window(expires_in_ms=3_600_000)
+    store = DjangoTokenStore()
+    kill_own_connection()
+    assert store.find_token_by_id(row.pk).get_access_token() == row.access_token
+    kill_own_connection()
+    token = store.find_token_by_id(row.pk)
+    token.set_access_token("1000.healed")
+    store.save_token(token)  # a write heals too
+    assert ZohoToken.objects.get(pk=row.pk).access_token == "1000.healed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_callers_transaction_a_broken_connection_is_a_clear_error(in_window):
+    row = in_window(expires_in_ms=3_600_000)
+    with pytest.raises(TokenStoreError, match="lost inside your transaction"):
+        with transaction.atomic():
+            kill_own_connection()
+            DjangoTokenStore().find_token_by_id(row.pk)
+    connection.close()
+    assert DjangoTokenStore().find_token_by_id(row.pk).get_access_token() == row.access_token
+
+
+class ReplicaRouter:
+    def db_for_read(self, model, **hints):
+        return "replica"
+
+    def db_for_write(self, model, **hints):
+        return "default"
+
+
+def test_check_warns_when_a_router_reads_tokens_elsewhere(settings):
+    assert checks.check_token_database() == []
+    settings.DATABASE_ROUTERS = [f"{__name__}.ReplicaRouter"]
+    messages = checks.check_token_database()
+    assert [m.id for m in messages] == [checks.CheckId.READS_ROUTED_ELSEWHERE]
+    assert isinstance(messages[0], CheckWarning) and "'replica'" in messages[0].msg
+    settings.ZOHO_TOKENS = {"DATABASE": "nope"}
+    assert [m.id for m in checks.check_token_database()] == [checks.CheckId.UNKNOWN_DATABASE]
