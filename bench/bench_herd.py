@@ -23,6 +23,7 @@ import argparse
 import csv
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -51,6 +52,8 @@ class DjangoHerd:
         url = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'herd.sqlite3'}"
         os.environ["DATABASE_URL"] = url
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+        # One key for this run, shared with the workers (project.settings has no default).
+        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
         import django
 
         django.setup()
@@ -66,7 +69,11 @@ class DjangoHerd:
         ZohoToken.objects.all().delete()
         self.model = ZohoToken
         self.label = f"DjangoTokenStore ({connection.vendor})"
-        self.env = {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "project.settings"}
+        self.env = {
+            "DATABASE_URL": url,
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "SECRET_KEY": os.environ["SECRET_KEY"],
+        }
         refresh = fake.add_refresh_token(email="herd@example.com", zgid="700000099")
         self.row = ZohoToken.objects.create(
             user_name=USER,

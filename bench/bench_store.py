@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import random
+import secrets
 import sqlite3
 import statistics
 import sys
@@ -48,6 +49,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{SCRATCH_SQLITE}")
 os.environ.setdefault("ZOHO_TOKENS_LOG_LEVEL", "ERROR")
 os.environ.setdefault("DEBUG", "False")  # as in production: no query log on the cursor
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # no default in project.settings
 
 import django  # noqa: E402
 

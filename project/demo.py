@@ -6,6 +6,10 @@ Without ``ZOHO_CLIENT_ID``/``ZOHO_CLIENT_SECRET`` in the environment it starts t
 fake Zoho on 127.0.0.1 and connects a demo user through the real SDK into
 ``DjangoTokenStore``, so the admin shows a live stored connection at once. With them set it
 uses real Zoho: connect a user with ``manage.py zoho_login`` or at ``/zoho/connect/``.
+
+The demo process runs with ``DEBUG`` on and a random ``SECRET_KEY`` of its own (the project's
+settings default to ``DEBUG`` off and no key), so tokens it stored in an earlier run are
+unreadable in the next one; it connects its demo user again each time.
 """
 
 from __future__ import annotations
@@ -15,6 +19,16 @@ import os
 import secrets
 import sys
 import tempfile
+
+
+def demo_environment(environ: dict[str, str]) -> dict[str, str]:
+    """What the demo sets in its own process's environment: ``DEBUG`` on, and a random
+    ``SECRET_KEY`` unless one is configured. The project's settings default to neither, so
+    nothing here leaks into a real deployment."""
+    return {
+        "DEBUG": "1",
+        "SECRET_KEY": environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
             ZOHO_ACCOUNTS_URL=fake.url,
             ZOHO_API_DOMAIN=fake.url,
         )
+    os.environ.update(demo_environment(dict(os.environ)))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
     import django

@@ -1,17 +1,20 @@
 """Settings of the zoho-tokens demo project, read from the environment (django-environ).
 
-Every name is optional; a ``.env`` file next to manage.py is read when present.
+Every name is optional; a ``.env`` file next to manage.py is read when present. Safe by
+default: ``DEBUG`` is off and there is no built-in ``SECRET_KEY`` (a server refuses to start
+without one unless ``DEBUG`` is on); ``python -m project.demo`` turns both on for its own
+process.
 """
 
 from pathlib import Path
 
-import django
 import environ
+from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env(
-    DEBUG=(bool, True),
+    DEBUG=(bool, False),
     ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]"]),
     ZOHO_TOKENS_ENCRYPTION_KEYS=(list, []),
     ZOHO_TOKENS_REFRESH_AHEAD_SECONDS=(int, 60),
@@ -19,7 +22,12 @@ env = environ.Env(
 environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env("DEBUG")
-SECRET_KEY = env("SECRET_KEY", default="django-insecure-zoho-tokens-demo-only-change-me")
+# No default: a key in the source is public, and sessions (and tokens encrypted with a key
+# derived from it) would be open to anyone. Servers refuse to start without one (project/
+# wsgi.py, asgi.py) unless DEBUG is on; then this process makes up its own.
+SECRET_KEY = env("SECRET_KEY", default="")
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = get_random_secret_key()
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 
 INSTALLED_APPS = [
@@ -70,30 +78,26 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # failing with "database is locked" when several processes share the file.
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("timeout", 20)
-    _pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
-    if django.VERSION >= (5, 1):
-        _db["OPTIONS"].setdefault("init_command", _pragmas)
-        # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue
-        # on the busy timeout instead of one failing when it upgrades from reading to writing.
-        _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
-    else:  # Django 4.2: no init_command/transaction_mode options for SQLite yet
-        from django.db.backends.signals import connection_created
-
-        def _sqlite_pragmas(sender, connection, **kwargs):
-            if connection.vendor == "sqlite":
-                for pragma in filter(None, (p.strip() for p in _pragmas.split(";"))):
-                    connection.connection.execute(pragma)
-
-        connection_created.connect(_sqlite_pragmas, dispatch_uid="zoho_tokens_demo_sqlite")
+    _db["OPTIONS"].setdefault(
+        "init_command",
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+    )
+    # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue on
+    # the busy timeout instead of one failing when it upgrades from reading to writing.
+    _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
     # Tests use a file, not :memory:, so that the multi-process tests share the database.
     _db.setdefault("TEST", {}).setdefault(
         "NAME", env("ZOHO_TOKENS_TEST_SQLITE_FILE", default=str(BASE_DIR / "test-db.sqlite3"))
     )
 elif _db["ENGINE"] == "django.db.backends.mysql":
-    # utf8mb4 for any user name; a binary collation so user names compare exactly, as the
-    # SDK's FileStore does.
+    # utf8mb4 for any user name. zoho_tokens gives its identity columns a binary, no-pad
+    # collation itself (migration), whatever the database's default.
     _db.setdefault("OPTIONS", {}).setdefault("charset", "utf8mb4")
-    _db.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"})
+    if not env.bool("ZOHO_TOKENS_TEST_MYSQL_DEFAULT_COLLATION", default=False):
+        _db.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"})
+    # else: the test database is created with the server's default character set and
+    # collation (no clause), as most production databases are: CI proves tenants and user
+    # names stay exact there too.
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
