@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -39,11 +40,12 @@ def connect(fake_zoho, tenant: str, email: str, zgid: str) -> ZohoToken:
 
 
 def crm_tokens(fake_zoho) -> list[str]:
-    """Access tokens the fake Zoho saw on CRM users calls, in order."""
+    """Access tokens the fake Zoho saw on CRM users calls, in order (any API version: SDK
+    6_0, 7_0 and 8_0 call /crm/v6, /crm/v7 and /crm/v8)."""
     return [
         auth[len(AUTH) :]
         for method, path, auth in list(fake_zoho.requests_log)
-        if method == "GET" and path.startswith("/crm/v8/users") and auth
+        if method == "GET" and re.match(r"/crm/v\d+/users", path) and auth
     ]
 
 
