@@ -45,7 +45,7 @@ from tests.helpers import (
     start_connect,
 )
 from zoho_tokens import services
-from zoho_tokens.exceptions import TenantMismatch
+from zoho_tokens.exceptions import TenantMismatch, TokenStoreError
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.sdk import NoConnection, use_zoho
 from zoho_tokens.store import DjangoTokenStore
@@ -114,7 +114,8 @@ def connect_in(schema: str, fake_zoho, email: str, zgid: str, **extra) -> ZohoTo
     """A connection made in ``schema`` by exchanging a grant at the fake Zoho."""
     code = fake_zoho.add_grant(email=email, zgid=zgid)
     with schema_context(schema):
-        return services.exchange_grant(code, source="command", **extra)
+        # The tenant column: "" in TENANT_APPS mode, the schema's tenant in SHARED_APPS mode.
+        return services.exchange_grant(code, tenant=current_tenant(), source="command", **extra)
 
 
 def rows_in(schema: str) -> list[tuple[str, str]]:
@@ -444,7 +445,8 @@ def test_schema_context_is_the_tenant_and_never_leaks(fake_zoho, zoho):
             for other in others:
                 if other.user_name != mine.user_name:
                     assert store.find_token(by_name(other)) is None
-                assert store.find_token_by_id(other.pk) is None
+                with pytest.raises(TokenStoreError, match="no Zoho token with id"):
+                    store.find_token_by_id(other.pk)
 
 
 @shared_mode

@@ -146,14 +146,23 @@ def installed_here(using: str | None = None) -> bool:
     """Whether the current schema has zoho_tokens' tables.
 
     Asks the database routers, as ``migrate`` did when it created (or skipped) them: with
-    django-tenants and zoho_tokens in ``TENANT_APPS``, the public schema has none. Without
-    routers that say otherwise, always True.
+    django-tenants and zoho_tokens in ``TENANT_APPS``, the public schema has none; in
+    ``SHARED_APPS``, every schema sees the public schema's. Without routers that say
+    otherwise, always True.
     """
+    from django.apps import apps
+    from django.conf import settings
     from django.db import router
 
     from zoho_tokens.models import ZohoToken, token_db
 
-    return bool(router.allow_migrate_model(using or token_db(), ZohoToken))
+    if router.allow_migrate_model(using or token_db(), ZohoToken):
+        return True
+    # A shared app's tables are in the public schema, which django-tenants keeps on every
+    # tenant schema's search path.
+    config = apps.get_app_config(ZohoToken._meta.app_label)
+    shared = getattr(settings, "SHARED_APPS", ())
+    return config.name in shared or f"{type(config).__module__}.{type(config).__name__}" in shared
 
 
 def schema_name(using: str | None = None) -> str | None:
