@@ -1,6 +1,6 @@
 """django-tenants (schema per tenant, PostgreSQL): zoho_tokens as a tenant app and as a shared app.
 
-Runs only on ``tests.django_tenants_settings`` (the module is skipped otherwise)::
+Runs only on ``tests.django_tenants_settings`` (every test is skipped otherwise)::
 
     DJANGO_SETTINGS_MODULE=tests.django_tenants_settings ZOHO_TOKENS_TENANTS_MODE=tenant \\
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test_tenants \\
@@ -18,22 +18,13 @@ import os
 
 import pytest
 import requests
-
-if os.environ.get("DJANGO_SETTINGS_MODULE") != "tests.django_tenants_settings":
-    pytest.skip(
-        "django-tenants suite: DJANGO_SETTINGS_MODULE=tests.django_tenants_settings on PostgreSQL",
-        allow_module_level=True,
-    )
-
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core.management import ManagementUtility, call_command
 from django.db import connection, connections
 from django.test import Client as HttpClient
 from django.urls import reverse
-from django_tenants.utils import schema_context
 
-from tests.customers.models import Client, Domain
 from tests.factories import UserFactory
 from tests.helpers import (
     KEY,
@@ -58,10 +49,25 @@ from zoho_tokens.tenancy import (
     tenant_from_connection,
 )
 
-MODE = settings.ZOHO_TOKENS_TENANTS_MODE
+# Collected everywhere (so a run of this file alone never ends with "no tests ran"), skipped
+# unless on the django-tenants settings; django-tenants is installed only for this suite.
+IN_TENANTS = os.environ.get("DJANGO_SETTINGS_MODULE") == "tests.django_tenants_settings"
+if IN_TENANTS:
+    from django_tenants.utils import schema_context
+
+    from tests.customers.models import Client, Domain
+
+MODE = getattr(settings, "ZOHO_TOKENS_TENANTS_MODE", None)
 tenant_mode = pytest.mark.skipif(MODE != "tenant", reason="zoho_tokens in TENANT_APPS only")
 shared_mode = pytest.mark.skipif(MODE != "shared", reason="zoho_tokens in SHARED_APPS only")
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.skipif(
+        not IN_TENANTS,
+        reason="django-tenants suite: DJANGO_SETTINGS_MODULE=tests.django_tenants_settings "
+        "on PostgreSQL",
+    ),
+    pytest.mark.django_db,
+]
 
 HOSTS = {"public": "localhost", "acme": "acme.localhost", "beta": "beta.localhost"}
 AUDIT_CHANGELIST = "admin:zoho_tokens_tokenauditevent_changelist"
