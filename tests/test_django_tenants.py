@@ -30,9 +30,11 @@ from tests.helpers import (
     KEY,
     by_name,
     changelist_url,
+    child_env,
     current_email,
     now_ms,
     run_action,
+    run_manage,
     start_connect,
 )
 from zoho_tokens import services
@@ -355,6 +357,63 @@ def test_all_tenants_command_from_the_command_line(fake_zoho, zoho, capsys, monk
     _assert_swept(acme, beta)
 
 
+@pytest.fixture
+def manage(fake_zoho):
+    """``manage(*args)``: a real ``manage.py`` child on this suite's settings and database.
+
+    What children commit is deleted from every schema afterwards (this test's own
+    transaction only rolls back what it wrote itself)."""
+
+    env = child_env(
+        fake_zoho.url,
+        DJANGO_SETTINGS_MODULE="tests.django_tenants_settings",
+        ZOHO_TOKENS_TENANTS_MODE=MODE,
+    )
+    yield lambda *args: run_manage(*args, env=env)
+    other = connection.copy()
+    with other.cursor() as cursor:
+        for schema in ("acme", "beta") if MODE == "tenant" else ("public",):
+            for table in ("zoho_tokens_tokenauditevent", "zoho_tokens_zohotoken"):
+                cursor.execute(f'DELETE FROM "{schema}"."{table}"')
+    other.close()
+
+
+def login_in(manage, schema: str, fake_zoho, email: str, zgid: str) -> None:
+    code = fake_zoho.add_grant(email=email, zgid=zgid)
+    done = manage(
+        "tenant_command", "zoho_login", f"--schema={schema}", "--grant-token", code, "--no-input"
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@tenant_mode
+def test_cron_all_tenants_command_in_a_real_process(fake_zoho, zoho, manage):
+    login_in(manage, "acme", fake_zoho, "ann@acme.example", "700000001")
+    login_in(manage, "beta", fake_zoho, "bob@beta.example", "700000002")
+    with schema_context("acme"):
+        acme = ZohoToken.objects.get()
+    requests.post(
+        fake_zoho.url + "/oauth/v2/token/revoke", params={"token": acme.refresh_token}, timeout=5
+    )
+
+    # Every token expires within 2 hours: acme's refresh fails, beta's succeeds.
+    done = manage("all_tenants_command", "zoho_tokens", "refresh", "--expiring-within", "7200")
+
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stdout.count("Applying command to:") == 3
+    assert "zoho_tokens is not installed in schema public, skipped" in done.stdout
+    assert "refresh: 1 refreshed, 0 failed" in done.stdout
+    assert "schema acme: zoho_tokens refresh failed (exit 1); continuing" in done.stderr
+    assert done.stderr.rstrip().endswith("zoho_tokens refresh failed in 1 schema(s): acme")
+    assert "Traceback" not in done.stderr
+    with schema_context("beta"):
+        assert ZohoToken.objects.get().expiry_time > now_ms() + 3_000_000
+
+    fake_zoho.add_refresh_token(acme.refresh_token)  # failing no more: exit 0
+    again = manage("all_tenants_command", "zoho_tokens", "refresh", "--expiring-within", "7200")
+    assert again.returncode == 0, (again.stdout, again.stderr)
+
+
 @tenant_mode
 def test_all_tenants_command_exits_0_when_every_schema_succeeds(fake_zoho, zoho, capsys):
     connect_in("beta", fake_zoho, "bob@beta.example", "700000002")
@@ -490,6 +549,23 @@ def test_web_flow_on_a_tenant_host_connects_that_tenant(fake_zoho, zoho, admin_u
     # The public host is the default tenant: refused without ALLOW_DEFAULT_TENANT.
     response = host("public", admin_user).get(reverse("zoho_tokens:connect"))
     assert response.status_code == 403
+
+
+@shared_mode
+def test_commands_in_a_real_process_use_the_schemas_tenant(fake_zoho, manage):
+    login_in(manage, "acme", fake_zoho, "ann@acme.example", "700000001")
+    login_in(manage, "beta", fake_zoho, "bob@beta.example", "700000002")
+    assert rows_in("public") == [
+        ("acme", "ann@acme.example:700000001"),
+        ("beta", "bob@beta.example:700000002"),
+    ]
+    # One table: a sweep from the public schema covers every tenant.
+    done = manage("zoho_tokens", "refresh", "--expiring-within", "7200")
+    assert done.returncode == 0, done.stderr
+    assert "refresh: 2 refreshed, 0 failed" in done.stdout
+    listed = manage("tenant_command", "zoho_tokens", "--schema=beta", "list", "--tenant", "beta")
+    assert "bob@beta.example:700000002" in listed.stdout
+    assert "ann@acme.example" not in listed.stdout
 
 
 @shared_mode
