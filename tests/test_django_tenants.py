@@ -60,8 +60,12 @@ if IN_TENANTS:
     from tests.customers.models import Client, Domain
 
 MODE = getattr(settings, "ZOHO_TOKENS_TENANTS_MODE", None)
-tenant_mode = pytest.mark.skipif(MODE != "tenant", reason="zoho_tokens in TENANT_APPS only")
-shared_mode = pytest.mark.skipif(MODE != "shared", reason="zoho_tokens in SHARED_APPS only")
+tenant_mode = pytest.mark.skipif(
+    IN_TENANTS and MODE != "tenant", reason="zoho_tokens in TENANT_APPS only"
+)
+shared_mode = pytest.mark.skipif(
+    IN_TENANTS and MODE != "shared", reason="zoho_tokens in SHARED_APPS only"
+)
 pytestmark = [
     pytest.mark.skipif(
         not IN_TENANTS,
