@@ -319,6 +319,25 @@ def test_audit_admin_search_filters_and_order(admin_client, admin_user):
     assert [e.user_name for e in rows("?source=sdk")] == ["bob@example.com:2", "ann@example.com:1"]
 
 
+def test_audit_keeps_who_acted_after_the_user_is_deleted(client, admin_client):
+    ops = UserFactory(username="ops", is_staff=True, is_superuser=True)
+    client.force_login(ops)
+    run_action(client, "purge_selected", [ZohoTokenFactory()], post="yes")
+    event = TokenAuditEvent.objects.get(action="purged")
+    assert (event.actor, event.actor_name) == (ops, "ops")
+    ops_pk = ops.pk
+
+    ops.delete()  # no foreign key constraint or cascade: the audit row stays as written
+
+    event = TokenAuditEvent.objects.get(action="purged")
+    assert (event.actor_id, event.actor_name) == (ops_pk, "ops")
+    listing = admin_client.get(reverse(AUDIT_CHANGELIST))
+    assert "ops (deleted user)" in listing.content.decode()
+    page = admin_client.get(reverse("admin:zoho_tokens_tokenauditevent_change", args=[event.pk]))
+    assert page.status_code == 200
+    assert "ops (deleted user)" in page.content.decode()
+
+
 # -- list: filters and query count ------------------------------------------------------------
 
 

@@ -94,7 +94,7 @@ def test_command_exchange_sends_grant_exchanged_with_actor(rec, fake_zoho, zoho_
     kw = rec.one("grant_exchanged")
     assert (kw["source"], kw["actor"], kw["token"].pk) == ("command", user, row.pk)
     event = TokenAuditEvent.objects.get(action="grant_exchanged")
-    assert (event.actor, event.source) == (user, "command")
+    assert (event.actor, event.actor_name, event.source) == (user, user.username, "command")
 
 
 @pytest.mark.django_db

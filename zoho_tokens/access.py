@@ -33,7 +33,7 @@ def default_tenant_allowed() -> bool:
     """``ALLOW_DEFAULT_TENANT``, defaulting to "only when there is no tenant resolver"."""
     allowed = zoho_settings.ALLOW_DEFAULT_TENANT
     if allowed is None:
-        return zoho_settings.TENANT_RESOLVER is None
+        return zoho_settings.TENANT_RESOLVER is None and not zoho_settings.TENANT_FROM_SCHEMA
     return bool(allowed)
 
 

@@ -13,12 +13,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import wraps
 from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -41,6 +43,7 @@ from zoho_tokens.models import (
     ZohoTokenQuerySet,
     now_ms,
 )
+from zoho_tokens.tenancy import installed_here
 
 STATUS_COLOURS = {
     TokenStatus.ACTIVE: "#2e7d32",
@@ -50,6 +53,43 @@ STATUS_COLOURS = {
     TokenStatus.INVALID: "#c62828",
     TokenStatus.UNREADABLE: "#c62828",
 }
+
+
+NOT_IN_THIS_SCHEMA = _(
+    "Zoho tokens are kept in each tenant's own schema, not in this one: open the admin on a "
+    "tenant's domain to see them."
+)
+
+
+class SchemaAwareAdmin(admin.ModelAdmin):
+    """Hidden where the current schema has no zoho_tokens tables (``tenancy.installed_here``).
+
+    With django-tenants and zoho_tokens in ``TENANT_APPS``, the public host's admin lists no
+    Zoho models, and their URLs redirect to the admin index with a message instead of
+    querying tables that do not exist there.
+    """
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return installed_here() and super().has_module_permission(request)
+
+    def get_urls(self) -> list[Any]:
+        urls = super().get_urls()
+        for pattern in urls:
+            pattern.callback = self._only_where_installed(pattern.callback)
+        return urls
+
+    def _only_where_installed(self, view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if not installed_here():
+                return self._not_here(request)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    def _not_here(self, request: HttpRequest) -> HttpResponse:
+        self.message_user(request, NOT_IN_THIS_SCHEMA, messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:index", current_app=self.admin_site.name))
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -132,7 +172,7 @@ DETAIL_FIELDSETS: list[tuple[Any, dict[str, list[str]]]] = [
 
 
 @admin.register(ZohoToken)
-class ZohoTokenAdmin(admin.ModelAdmin):
+class ZohoTokenAdmin(SchemaAwareAdmin):
     list_display = [
         "user",
         "tenant_display",
@@ -358,8 +398,21 @@ class ZohoTokenAdmin(admin.ModelAdmin):
         )
 
 
+AUDIT_FIELDS: list[str] = [
+    "created_at",
+    "action",
+    "outcome",
+    "user_name",
+    "tenant",
+    "token_id",
+    "source",
+    "actor_display",
+    "detail",
+]
+
+
 @admin.register(TokenAuditEvent)
-class TokenAuditEventAdmin(admin.ModelAdmin):
+class TokenAuditEventAdmin(SchemaAwareAdmin):
     """The audit trail, view-only: no add, change or delete for anyone."""
 
     list_display = [
@@ -370,8 +423,10 @@ class TokenAuditEventAdmin(admin.ModelAdmin):
         "tenant",
         "token_id",
         "source",
-        "actor",
+        "actor_display",
     ]
+    fields = tuple(AUDIT_FIELDS)
+    readonly_fields = AUDIT_FIELDS
     list_filter = ["action", "source", ("actor", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user_name", "token_id"]
     list_select_related = ["actor"]
@@ -387,3 +442,16 @@ class TokenAuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("actor"), ordering="actor_name")
+    def actor_display(self, event: TokenAuditEvent) -> str:
+        """The user, or the name kept at write time once the user has been deleted."""
+        if event.actor_id is None:
+            return ""
+        try:
+            actor = event.actor
+        except ObjectDoesNotExist:
+            actor = None
+        if actor is not None:
+            return str(actor.get_username())
+        return str(_("%(name)s (deleted user)") % {"name": event.actor_name or event.actor_id})

@@ -60,10 +60,18 @@ def record(
         user_name=user_name or "",
         tenant=tenant or "",
         actor=origin.actor,
+        actor_name=actor_name(origin.actor),
         source=origin.source,
         outcome=outcome,
         detail=safe,
     )
+
+
+def actor_name(actor: Any) -> str:
+    """The user's name as it is now, kept in the audit row after the user is deleted."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return ""
+    return str(actor.get_username())[:150]
 
 
 def _log(action: str, token: Any = None, **fields: Any) -> None:

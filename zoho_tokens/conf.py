@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     # How long a worker waits for another worker's refresh before giving up (seconds).
     "REFRESH_WAIT_SECONDS": 15,
     "TENANT_RESOLVER": None,
+    # django-tenants with zoho_tokens in SHARED_APPS: the current tenant is always the
+    # connection's schema (the public schema is the default tenant "").
+    "TENANT_FROM_SCHEMA": False,
     # May the web flow connect Zoho for the default tenant ""? None: only when no
     # TENANT_RESOLVER is configured (a resolver that finds no tenant is refused).
     "ALLOW_DEFAULT_TENANT": None,
@@ -96,6 +99,7 @@ COERCE: dict[str, Callable[[Any], Any]] = {
     "HTTP_TIMEOUT": float,
     "REFRESH_WAIT_SECONDS": float,
     "AUDIT_LOG": bool,
+    "TENANT_FROM_SCHEMA": bool,
     "TENANT_RESOLVER": _dotted,
     "CONNECT_PERMISSION": _permission,
     "ALLOW_DEFAULT_TENANT": _optional_bool,

@@ -56,6 +56,13 @@ class ConfigurationError(ZohoTokensError):
     default_code = "config"
 
 
+class TenantMismatch(ConfigurationError):
+    """A tenant was asked for that is not the current django-tenants schema's tenant
+    (``TENANT_FROM_SCHEMA``), or that setting is on without django-tenants."""
+
+    default_code = "tenant"
+
+
 class DatabaseNotReady(ZohoTokensError):
     """The zoho_tokens tables cannot be used (not migrated, unreachable)."""
 

@@ -594,14 +594,20 @@ class TokenAuditEvent(models.Model):
     token_id = models.CharField(_("token id"), max_length=64, blank=True, default="", db_index=True)
     user_name = models.CharField(_("user name"), max_length=255, blank=True, default="")
     tenant = models.CharField(_("tenant"), max_length=64, blank=True, default="")
+    # No database constraint and no cascade: the audit outlives the user. With django-tenants
+    # the users live in the public schema and the audit in every tenant's schema, where a
+    # foreign key (or Django's SET_NULL, which updates the current schema only) would stop
+    # the user's deletion. ``actor_name`` keeps who it was once the user is gone.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("actor"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
+    actor_name = models.CharField(_("actor name"), max_length=150, blank=True, default="")
     source = models.CharField(
         _("source"), max_length=16, choices=AuditSource.choices, default=AuditSource.SDK
     )

@@ -30,6 +30,7 @@ from zoho_tokens.management.cli import (
     token_summary,
 )
 from zoho_tokens.models import ZohoToken
+from zoho_tokens.tenancy import current_tenant
 
 NO_GRANT_TOKEN = (
     "no grant token: pass --grant-token CODE (generate one in the Zoho API console, "
@@ -99,7 +100,10 @@ class Command(BaseCommand):
             "(default: ZOHO_TOKENS['ACCOUNTS_URL'])",
         )
         parser.add_argument(
-            "--tenant", default="", help="store the connection for this tenant (default: none)"
+            "--tenant",
+            default=None,
+            help="store the connection for this tenant (default: none; with django-tenants "
+            "and TENANT_FROM_SCHEMA, the schema's tenant)",
         )
         parser.add_argument(
             "--no-input",
@@ -134,7 +138,7 @@ class Command(BaseCommand):
                 data_center=(options.get("data_center") or "").lower() or None,
                 environment=(options.get("environment") or "").lower() or None,
                 accounts_url=options.get("accounts_url"),
-                tenant=options.get("tenant") or "",
+                tenant=current_tenant() if options.get("tenant") is None else options["tenant"],
                 source="command",
             )
         except ZohoTokensError as exc:

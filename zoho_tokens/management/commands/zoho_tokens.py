@@ -4,6 +4,10 @@ export.
 Each subcommand lives in ``zoho_tokens/management/subcommands/<name>.py`` and defines
 ``HELP``, ``add_arguments(parser)`` and ``handle(command, options) -> int`` (the exit code).
 This module only parses and dispatches; the work is in ``zoho_tokens.services``.
+
+With django-tenants, a schema without zoho_tokens' tables (the public schema when zoho_tokens
+is a tenant app) is skipped with exit code 0, and under ``all_tenants_command`` one schema's
+failure does not stop the other schemas (``zoho_tokens.management.all_tenants``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
+from zoho_tokens.management import all_tenants
 from zoho_tokens.management.cli import database_error_message
+from zoho_tokens.tenancy import installed_here, schema_name
 
 SUBCOMMANDS = {
     "list": "list_",
@@ -51,11 +57,33 @@ class Command(BaseCommand):
         module = _module(options["subcommand"])
         if module is None:
             raise CommandError(f"unknown subcommand {options['subcommand']!r}")
-        try:
-            code = module.handle(self, options)
-        except DatabaseError as exc:
-            # One line for every subcommand; the driver's message may quote values.
-            self.stderr.write(database_error_message(exc))
-            code = 1
+        schema = schema_name()
+        if not installed_here():
+            self.stdout.write(f"zoho_tokens is not installed in schema {schema}, skipped")
+            code = 0
+        else:
+            try:
+                code = module.handle(self, options)
+            except DatabaseError as exc:
+                # One line for every subcommand; the driver's message may quote values.
+                self.stderr.write(database_error_message(exc))
+                code = 1
+        if schema is not None and all_tenants.wrapped():
+            code = self._finish_schema(schema, options["subcommand"], code)
         if code:
             sys.exit(code)
+
+    def _finish_schema(self, schema: str, subcommand: str, code: int) -> int:
+        """Under ``all_tenants_command``: hold a failure back until every schema has run."""
+        if code:
+            self.stderr.write(
+                f"schema {schema}: zoho_tokens {subcommand} failed (exit {code}); "
+                "continuing with the next schema"
+            )
+        failed = all_tenants.finish_schema(schema, code)
+        if not failed:
+            return 0
+        self.stderr.write(
+            f"zoho_tokens {subcommand} failed in {len(failed)} schema(s): {', '.join(failed)}"
+        )
+        return 1
