@@ -244,3 +244,14 @@ def test_the_task_raises_no_system_exit_and_prints_nothing(fake_zoho, live_token
 
     assert not report.ok
     assert capsys.readouterr() == ("", "")
+
+
+def test_a_token_without_refresh_token_fails_alone(fake_zoho, live_token):
+    bare = live_token("ann@example.com:700000001", expires_in_ms=60_000, registered=False)
+    ZohoToken.objects.filter(pk=bare.pk).update(refresh_token="")
+    fine = live_token("bob@example.com:700000001", expires_in_ms=90_000)
+
+    report = tasks.refresh_expiring(within=600)
+
+    assert statuses(report) == {bare.pk: RefreshStatus.FAILED, fine.pk: RefreshStatus.REFRESHED}
+    assert "no refresh token" in report.outcomes[0].message
