@@ -93,34 +93,50 @@ def test_refresh_by_id_gets_a_new_access_token(fake_zoho, live_token):
 def test_refresh_expiring_within_picks_only_those(fake_zoho, live_token):
     soon = live_token("ann@example.com:700000001", expires_in_ms=120_000)
     later = live_token("bob@example.com:700000001", expires_in_ms=3_000_000)
-    live_token("cat@example.com:700000001", expires_in_ms=60_000, invalid_reason="invalid_code")
     code, out, _ = zt("refresh", "--expiring-within", "300")
     assert code == 0
     assert ZohoToken.objects.get(pk=soon.pk).expiry_time > soon.expiry_time
     assert ZohoToken.objects.get(pk=later.pk).expiry_time == later.expiry_time
     assert fake_zoho.counters["refresh"] == 1
-    assert out.splitlines()[-1] == (
-        "refresh: 1 refreshed, 0 failed, 0 skipped, "
-        "1 invalid not tried (reconnect them or 'purge --invalid')"
-    )
+    assert out.splitlines()[-1] == "refresh: 1 refreshed, 0 failed, 0 skipped"
 
 
 @pytest.mark.django_db
-def test_refresh_stops_at_the_first_throttled_answer(fake_zoho, live_token):
+def test_refresh_fails_on_every_sweep_while_a_selected_token_is_invalid(fake_zoho, live_token):
+    soon = live_token("ann@example.com:700000001", expires_in_ms=120_000)
+    bad = live_token(
+        "cat@example.com:700000001", expires_in_ms=60_000, invalid_reason="invalid_code"
+    )
+    for _ in range(2):
+        code, out, err = zt("refresh", "--expiring-within", "300")
+        assert code == 1
+        assert f"{bad.pk} (cat@example.com:700000001): invalid: " in err
+        assert "connect this user again" in err
+        assert out.splitlines()[-1].startswith("refresh: ")
+        assert "1 invalid (reconnect them with zoho_login or 'purge --invalid')" in out
+    assert ZohoToken.objects.get(pk=soon.pk).expiry_time > soon.expiry_time
+    assert fake_zoho.counters["refresh"] == 1  # the invalid one never goes to Zoho
+
+
+@pytest.mark.django_db
+def test_refresh_holds_back_only_the_throttled_token(fake_zoho, live_token):
     rows = [
         live_token(f"u{i}@example.com:700000001", expires_in_ms=(120 + i) * 1000) for i in range(3)
     ]
-    fake_zoho.set_refresh_limit(0)  # Zoho answers "Access Denied"
+    fake_zoho.set_refresh_limit(0)  # Zoho answers "Access Denied" to every refresh token
     code, out, err = zt("refresh", "--all")
     assert code == 1
-    assert fake_zoho.counters["refresh"] == 1  # one request, not three
-    assert fake_zoho.counters["throttled"] == 1
+    assert (fake_zoho.counters["refresh"], fake_zoho.counters["throttled"]) == (3, 3)
     for row in rows:
         assert ZohoToken.objects.get(pk=row.pk).access_token == row.access_token
-    assert f"{rows[1].pk} (u1@example.com:700000001): skipped" in out
-    assert out.splitlines()[-1].startswith("refresh: 0 refreshed, 1 failed, 2 skipped")
-    assert "stopped early" in out.splitlines()[-1]
-    assert rows[0].pk in err
+        assert f"{row.pk} (u{rows.index(row)}@example.com:700000001): throttled: " in err
+    assert "Access Denied" in err and "the current one expires" in err
+    assert out.splitlines()[-1] == "refresh: 0 refreshed, 0 failed, 0 skipped, 3 throttled"
+
+    fake_zoho.set_refresh_limit(10)
+    fake_zoho.reset_counters()
+    code, out, err = zt("refresh", "--all")  # still held back: Zoho is not asked again
+    assert code == 1 and fake_zoho.counters["requests"] == 0
 
 
 @pytest.mark.django_db
@@ -134,7 +150,27 @@ def test_refresh_goes_on_after_a_rejected_refresh_token(fake_zoho, live_token):
     assert ZohoToken.objects.get(pk=gone.pk).invalid_reason == "invalid_code"
     assert ZohoToken.objects.get(pk=fine.pk).expiry_time > fine.expiry_time
     assert "invalid_code" in err and "connect this user again" in err
-    assert out.splitlines()[-1] == "refresh: 1 refreshed, 1 failed, 0 skipped"
+    assert out.splitlines()[-1] == (
+        "refresh: 1 refreshed, 0 failed, 0 skipped, "
+        "1 invalid (reconnect them with zoho_login or 'purge --invalid')"
+    )
+
+
+@pytest.mark.django_db
+def test_refresh_stops_only_at_the_unreachable_accounts_server(fake_zoho, live_token):
+    first = live_token("ann@example.com:700000001", expires_in_ms=100_000)
+    second = live_token("bob@example.com:700000001", expires_in_ms=200_000)
+    url = fake_zoho.url
+    fake_zoho.stop()
+    code, out, err = zt("refresh", "--all")
+    assert code == 1
+    assert f"{first.pk} (ann@example.com:700000001): failed: refresh of Zoho token" in err
+    assert "cannot reach Zoho Accounts" in err
+    assert f"{second.pk} (bob@example.com:700000001): skipped: accounts server unreachable" in err
+    assert out.splitlines()[-1] == (
+        f"refresh: 0 refreshed, 1 failed, 1 skipped; accounts server unreachable: {url}, "
+        "try again later"
+    )
 
 
 @pytest.mark.django_db

@@ -165,6 +165,19 @@ class TokenDecryptionError(TokenStoreError):
         )
 
 
+class RefreshRefused(TokenStoreError):
+    """Zoho issued no new access token, or was not asked (a throttle hold-back or backoff).
+
+    ``zoho_code`` says why, as the ``ZohoError`` subclasses name it: ``Throttled.default_code``
+    ("Access Denied"), ``ZohoUnreachable.default_code`` ("network"), ``ZohoTimeout``'s
+    ("timeout"), or Zoho's own error code.
+    """
+
+    def __init__(self, message: str, zoho_code: str) -> None:
+        super().__init__(message)
+        self.zoho_code = zoho_code
+
+
 class TokenInvalidError(TokenStoreError):
     """Zoho rejected the token's refresh token; the connection must be made again."""
 

@@ -72,6 +72,7 @@ class AuditSource(models.TextChoices):
     ADMIN = "admin", _("admin")
     COMMAND = "command", _("command")
     WEB = "web", _("web")
+    TASK = "task", _("task (scheduler)")
 
 
 class AuditAction(models.TextChoices):

@@ -47,6 +47,7 @@ from zoho_tokens.datacenters import (
 )
 from zoho_tokens.exceptions import (
     InvalidRefreshToken,
+    RefreshRefused,
     Throttled,
     TokenInvalidError,
     TokenStoreError,
@@ -157,7 +158,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
         if held_back:
             if still_valid(current) and not force:
                 return current
-            raise TokenStoreError(held_back)
+            raise RefreshRefused(held_back, current.refresh_error)
         if _acquire(row, seen_expiry, owner, force=force):
             return _refresh_as_owner(row, owner, force=force)
         current = _reload(row)
@@ -272,11 +273,18 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
     # chained errors' frames hold the refresh token and the client secret.
     failure: TokenStoreError | None = None
     try:
+        refresh_secret, client_secret = row.refresh_token, row.client_secret
+    except TokenStoreError as exc:  # no configured key decrypts them: give the lease back
+        _release(row, owner)
+        failure = detached(exc)
+    if failure is not None:
+        raise failure
+    try:
         answer = oauth_client.refresh(
             accounts_url_for(row),
-            refresh_token=row.refresh_token,
+            refresh_token=refresh_secret,
             client_id=row.client_id,
-            client_secret=row.client_secret,
+            client_secret=client_secret,
         )
     except InvalidRefreshToken as exc:
         rows.mark_invalid(row, exc.code)
@@ -290,7 +298,9 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
         logger.warning("zoho_tokens: refresh of token %s failed: %s", row.pk, exc)
         if still_valid(row) and not force:
             return row  # the current access token still works; a forced refresh must say so
-        failure = TokenStoreError(f"refresh of Zoho token {row.pk} failed: {exc.with_hint()}")
+        failure = RefreshRefused(
+            f"refresh of Zoho token {row.pk} failed: {exc.with_hint()}", str(exc.code)
+        )
     if failure is not None:
         raise failure
 

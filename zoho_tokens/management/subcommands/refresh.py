@@ -12,8 +12,9 @@ from zoho_tokens import services
 from zoho_tokens.management.cli import describe, expiry_text
 
 HELP = (
-    "Refresh access tokens now or ahead of expiry (for cron / Celery beat); stops at the "
-    "first token Zoho does not refresh, to respect Zoho's throttle."
+    "Refresh access tokens now or ahead of expiry (for cron / Celery beat). One token's "
+    "failure does not stop the others; a token Zoho throttled is held back, and an "
+    "unreachable accounts server stops only its own tokens."
 )
 
 EPILOG = """\
@@ -22,9 +23,12 @@ examples:
   manage.py zoho_tokens refresh --expiring-within 600   tokens expiring in the next 10 min
   manage.py zoho_tokens refresh --all --tenant acme     every token of tenant acme
 
-With --all or --expiring-within, tokens already marked invalid are skipped (listed in the
-summary; reconnect them with zoho_login or remove them with 'purge --invalid').
-Exit code 1 when any selected token was not refreshed."""
+One line per token (refreshed and not due on stdout, the rest on stderr), then a summary.
+Tokens marked invalid are never sent to Zoho, but reported on every run until they are
+reconnected with zoho_login or removed with 'purge --invalid'.
+Exit code 0 when every selected token was refreshed (or refreshed meanwhile by another
+worker); 1 when any failed, was throttled, skipped, unreadable or invalid, or an id is
+unknown."""
 
 
 def add_arguments(parser: Any) -> None:
@@ -60,25 +64,36 @@ def handle(command: Any, options: dict[str, Any]) -> int:
     for token_id in report.missing:
         command.stderr.write(f"{token_id}: no such token")
     for outcome in report.outcomes:
-        if outcome.ok and outcome.row is not None:
-            text = f"refreshed, access token expires {expiry_text(outcome.row)}"
-            command.stdout.write(f"{outcome.label}: {text}")
-        elif outcome.row is not None and "Zoho issued no access token" in outcome.message:
-            text = f"{outcome.message}; the current one expires {expiry_text(outcome.row)}"
-            command.stderr.write(f"{outcome.label}: {text}")
-        else:
-            command.stderr.write(f"{outcome.label}: {outcome.message}")
-    for skipped in report.skipped:
-        command.stdout.write(f"{skipped}: skipped (stopped after Zoho's refusal)")
-    summary = (
-        f"refresh: {report.refreshed} refreshed, {report.failed} failed, "
-        f"{len(report.skipped)} skipped"
-    )
-    if report.invalid_not_tried:
-        summary += (
-            f", {report.invalid_not_tried} invalid not tried (reconnect them or 'purge --invalid')"
-        )
-    if report.stopped:
-        summary += "; stopped early: Zoho did not issue an access token, try again later"
-    command.stdout.write(summary)
+        (command.stdout if outcome.ok else command.stderr).write(line(outcome))
+    command.stdout.write(summary(report))
     return 0 if report.ok else 1
+
+
+def line(outcome: services.RefreshOutcome) -> str:
+    """``<id> (<user name>): <status>: <message>``, with the access token's expiry."""
+    row, status = outcome.row, services.RefreshStatus(outcome.status)
+    if status == services.RefreshStatus.REFRESHED and row is not None:
+        return f"{outcome.label}: refreshed, access token expires {expiry_text(row)}"
+    text = f"{outcome.label}: {status.value.replace('_', ' ')}: {outcome.message}"
+    if status in (services.RefreshStatus.NOT_DUE, services.RefreshStatus.THROTTLED) and row:
+        text += f"; the current one expires {expiry_text(row)}"
+    return text
+
+
+def summary(report: services.RefreshReport) -> str:
+    text = (
+        f"refresh: {report.refreshed} refreshed, {report.failed} failed, {report.skipped} skipped"
+    )
+    extra = {
+        services.RefreshStatus.NOT_DUE: "not due",
+        services.RefreshStatus.THROTTLED: "throttled",
+        services.RefreshStatus.UNREADABLE: "unreadable (see ENCRYPTION_KEYS)",
+        services.RefreshStatus.INVALID: "invalid (reconnect them with zoho_login or "
+        "'purge --invalid')",
+    }
+    for status, words in extra.items():
+        if report.count(status):
+            text += f", {report.count(status)} {words}"
+    if report.unreachable:
+        text += f"; accounts server unreachable: {', '.join(report.unreachable)}, try again later"
+    return text
