@@ -127,7 +127,9 @@ def test_purge_confirmation_lists_user_names_without_secrets(admin_client, secre
 
 
 def test_audit_pages_mask_secrets(admin_client, admin_user, secret_row, fake_zoho):
-    run_action(admin_client, "revoke_selected", [secret_row])  # unknown at the fake: deleted
+    run_action(
+        admin_client, "revoke_selected", [secret_row], post="yes"
+    )  # unknown at the fake: deleted
     event = TokenAuditEvent.objects.get(action="revoked")
     listing = admin_client.get(reverse(AUDIT_CHANGELIST))
     assert listing.status_code == 200
@@ -140,11 +142,53 @@ def test_audit_pages_mask_secrets(admin_client, admin_user, secret_row, fake_zoh
 # -- revoke -----------------------------------------------------------------------------------
 
 
+def test_revoke_asks_for_confirmation_first(admin_client, secret_row, fake_zoho):
+    fake_zoho.add_refresh_token(secret_row.refresh_token)
+    other = ZohoTokenFactory(
+        user_name="bob@example.com:700000002", tenant="acme", api_domain="https://www.zohoapis.eu"
+    )
+    response = run_action(admin_client, "revoke_selected", [secret_row, other])
+    assert response.status_code == 200
+    html = assert_no_secret(response)
+    assert "Revoke at Zoho and delete?" in html
+    assert "Zoho will be told" in html
+    assert "cannot be undone" in html
+    for text in ("ann@example.com:700000001", "bob@example.com:700000002", "acme", "EU"):
+        assert text in html
+    assert "(default)" in html  # ann's tenant
+    assert 'name="post" value="yes"' in html
+    assert 'value="revoke_selected"' in html
+    assert "csrfmiddlewaretoken" in html
+    for row in (secret_row, other):
+        assert f'name="_selected_action" value="{row.pk}"' in html
+    # Nothing has happened yet: no call to Zoho, both rows kept, no audit row.
+    assert fake_zoho.counters["revoke"] == 0
+    assert ZohoToken.objects.filter(pk__in=[secret_row.pk, other.pk]).count() == 2
+    assert not TokenAuditEvent.objects.filter(action__in=["revoked", "revoke_failed"]).exists()
+
+
+def test_revoke_confirmation_post_needs_csrf(admin_user, secret_row, fake_zoho):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    fake_zoho.add_refresh_token(secret_row.refresh_token)
+    data = {
+        "action": "revoke_selected",
+        "_selected_action": [secret_row.pk],
+        "index": "0",
+        "post": "yes",
+    }
+    assert client.post(changelist_url(), data).status_code == 403
+    assert ZohoToken.objects.filter(pk=secret_row.pk).exists()
+    assert fake_zoho.counters["revoke"] == 0
+
+
 def test_revoke_success_deletes_the_row_and_audits_the_actor(
     admin_client, admin_user, secret_row, fake_zoho
 ):
     fake_zoho.add_refresh_token(secret_row.refresh_token)
-    response = run_action(admin_client, "revoke_selected", [secret_row])
+    response = run_action(admin_client, "revoke_selected", [secret_row], post="yes")
     message = only_message(response)
     assert message.level == messages.SUCCESS
     assert "Revoked 1 of 1" in message.message
@@ -160,7 +204,7 @@ def test_revoke_success_deletes_the_row_and_audits_the_actor(
 
 
 def test_revoke_of_a_token_zoho_no_longer_knows_deletes_it_too(admin_client, secret_row, fake_zoho):
-    response = run_action(admin_client, "revoke_selected", [secret_row])
+    response = run_action(admin_client, "revoke_selected", [secret_row], post="yes")
     message = only_message(response)
     assert message.level == messages.SUCCESS
     assert "already invalid at Zoho; deleted" in message.message
@@ -174,7 +218,7 @@ def test_revoke_with_zoho_unreachable_keeps_the_row_and_says_so(
 ):
     fake_zoho.add_refresh_token(secret_row.refresh_token)
     fake_zoho.stop()
-    response = run_action(admin_client, "revoke_selected", [secret_row])
+    response = run_action(admin_client, "revoke_selected", [secret_row], post="yes")
     message = only_message(response)
     assert message.level == messages.ERROR
     assert "Revoked 0 of 1" in message.message
@@ -198,7 +242,7 @@ def test_revoke_mixed_selection_reports_each_token(
     stale = ZohoTokenFactory(user_name="stale@example.com:1", accounts_server=fake_zoho.url)
     fake_zoho.add_refresh_token(live.refresh_token)
 
-    response = run_action(admin_client, "revoke_selected", [live, stale, lost])
+    response = run_action(admin_client, "revoke_selected", [live, stale, lost], post="yes")
 
     message = only_message(response)
     assert message.level == messages.WARNING

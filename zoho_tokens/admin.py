@@ -31,7 +31,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from zoho_tokens import services
-from zoho_tokens.datacenters import DATA_CENTERS, data_center_of
+from zoho_tokens.datacenters import DATA_CENTERS, data_center_label, data_center_of
 from zoho_tokens.exceptions import ZohoTokensError
 from zoho_tokens.forms import ConnectForm
 from zoho_tokens.models import (
@@ -303,11 +303,20 @@ class ZohoTokenAdmin(admin.ModelAdmin):
     # -- actions ---------------------------------------------------------------------------
 
     @admin.action(description=_("Revoke at Zoho and delete"), permissions=["revoke"])
-    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        """Revoke each refresh token at Zoho, delete the ones Zoho no longer honours."""
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """After a confirmation page: revoke each refresh token at Zoho, delete the ones Zoho
+        no longer honours, and report each token's outcome."""
+        if not request.POST.get("post"):
+            return self._confirmation(
+                request,
+                queryset,
+                action_name="revoke_selected",
+                title=_("Revoke at Zoho and delete?"),
+                template="revoke_selected_confirmation.html",
+            )
         report = services.revoke_tokens(queryset, source="admin", actor=request.user)
         if not report.outcomes:
-            return
+            return None
         total = len(report.outcomes)
         if report.revoked == total:
             level = messages.SUCCESS
@@ -324,6 +333,40 @@ class ZohoTokenAdmin(admin.ModelAdmin):
             "", "<br>{}: {}", ((o.user_name, o.message) for o in report.outcomes)
         )
         self.message_user(request, format_html("{}{}", headline, lines), level)
+        return None
+
+    def _confirmation(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        *,
+        action_name: str,
+        title: Any,
+        template: str,
+    ) -> HttpResponse:
+        """The intermediate page of a destructive action (like Django's delete_selected)."""
+        fields = ("pk", "user_name", "tenant", "api_domain", "accounts_server")
+        rows = [
+            {
+                "pk": row.pk,
+                "user_name": row.user_name or _("(no user name)"),
+                "tenant": row.tenant or _("(default)"),
+                "data_center": data_center_label(row.api_domain),
+            }
+            for row in queryset.only(*fields)
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.opts,
+            "rows": rows,
+            "queryset": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": action_name,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, f"admin/zoho_tokens/zohotoken/{template}", context)
 
     @admin.action(description=_("Purge (delete locally)"), permissions=["purge"])
     def purge_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
@@ -341,20 +384,12 @@ class ZohoTokenAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
             return None
-        rows = list(queryset.only("pk", "user_name", "tenant"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Purge Zoho tokens?"),
-            "opts": self.opts,
-            "rows": rows,
-            "queryset": queryset,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "action_name": "purge_selected",
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(
-            request, "admin/zoho_tokens/zohotoken/purge_selected_confirmation.html", context
+        return self._confirmation(
+            request,
+            queryset,
+            action_name="purge_selected",
+            title=_("Purge Zoho tokens?"),
+            template="purge_selected_confirmation.html",
         )
 
 

@@ -87,6 +87,14 @@ def data_center_of(api_domain: str | None) -> str | None:
     return next((dc.name for dc in DATA_CENTERS.values() if dc.serves(api_domain)), None)
 
 
+def data_center_label(api_domain: str | None) -> str:
+    """How an operator reads an api domain's data center: ``US``, ``EU``...; ``?`` if unknown."""
+    if not api_domain:
+        return "—"
+    dc = data_center_of(api_domain)
+    return dc.upper() if dc else "?"
+
+
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` in lower case, or None for anything else (a path "/" is fine).
 
