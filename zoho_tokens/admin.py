@@ -49,6 +49,7 @@ STATUS_COLOURS = {
     TokenStatus.BACKING_OFF: "#6a1b9a",
     TokenStatus.INVALID: "#c62828",
     TokenStatus.UNREADABLE: "#c62828",
+    TokenStatus.INCOMPLETE: "#616161",
 }
 
 

@@ -35,7 +35,7 @@ from zoho_tokens.exceptions import (
     ZohoRequestFailed,
     ZohoTokensError,
 )
-from zoho_tokens.models import AuditAction, ZohoToken, token_db
+from zoho_tokens.models import AuditAction, TokenStatus, ZohoToken, token_db
 from zoho_tokens.zohosdk import OAuthToken, UserSignature
 
 __all__ = [
@@ -396,24 +396,34 @@ class PurgeSelection:
     older_than_days: int | None = None
     everything: bool = False
     tenant: str | None = None
+    #: ``TokenStatus`` values (``with_status_in``: the rule the admin and ``list`` use);
+    #: ``invalid=True`` is ``statuses=("invalid",)``.
+    statuses: tuple[str, ...] = ()
 
     def problem(self) -> str:
         """Why this selection is refused ("" when it is fine): a purge needs a criterion."""
-        criteria = self.invalid or self.older_than_days is not None
+        unknown = sorted(set(self.statuses) - set(TokenStatus.values))
+        if unknown:
+            return (
+                f"unknown status {', '.join(unknown)}: use one of {', '.join(TokenStatus.values)}"
+            )
+        criteria = self.invalid or bool(self.statuses) or self.older_than_days is not None
         if not criteria and not self.everything:
             return (
-                "refusing to purge without a criterion: pass --invalid, --older-than DAYS or --all"
+                "refusing to purge without a criterion: pass --status STATUS, --invalid, "
+                "--older-than DAYS or --all"
             )
         if criteria and self.everything:
-            return "--all cannot be combined with --invalid or --older-than"
+            return "--all cannot be combined with --status, --invalid or --older-than"
         return ""
 
     def queryset(self) -> QuerySet:
         selected = ZohoToken.objects.all()
         if self.tenant is not None:
             selected = selected.for_tenant(self.tenant)
-        if self.invalid:
-            selected = selected.invalid()
+        statuses = {*self.statuses, *([TokenStatus.INVALID.value] if self.invalid else [])}
+        if statuses:
+            selected = selected.with_status_in(*sorted(statuses))
         if self.older_than_days is not None:
             selected = selected.not_updated_since(self.older_than_days)
         return selected.order_by("tenant", "user_name", "id")
