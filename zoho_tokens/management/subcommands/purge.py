@@ -28,7 +28,8 @@ examples:
 
 --status is the STATUS column of 'list' and the admin's status filter (the same rule);
 repeat it to select several. --status, --invalid and --older-than combine with AND.
-Purged tokens stay valid at Zoho until they expire or are revoked there; use 'revoke' to cut a connection off."""
+Purged tokens stay valid at Zoho until they expire or are revoked there; use 'revoke' to
+cut a connection off."""
 
 
 def _days(value: str) -> int:
