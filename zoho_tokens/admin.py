@@ -19,12 +19,15 @@ from typing import Any, cast
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -35,6 +38,7 @@ from zoho_tokens.datacenters import DATA_CENTERS, data_center_label, data_center
 from zoho_tokens.exceptions import ZohoTokensError
 from zoho_tokens.forms import ConnectForm
 from zoho_tokens.models import (
+    AuditAction,
     TokenAuditEvent,
     TokenStatus,
     ZohoToken,
@@ -51,6 +55,48 @@ STATUS_COLOURS = {
     TokenStatus.UNREADABLE: "#c62828",
     TokenStatus.INCOMPLETE: "#616161",
 }
+
+
+#: How many audit events the token page shows inline (the rest: History, the audit list).
+AUDIT_ON_TOKEN_PAGE = 20
+#: Audit events per page of a token's History.
+HISTORY_PER_PAGE = 50
+
+
+def when(value: datetime | None) -> str:
+    """A time as operators read it: to the second, in the project's time zone."""
+    if value is None:
+        return "—"
+    return date_format(localtime(value), "Y-m-d H:i:s T")
+
+
+def epoch_ms_when(value: Any) -> str:
+    """An epoch-milliseconds expiry (the SDK's unit) as a date, like ``when``."""
+    try:
+        return when(datetime.fromtimestamp(int(value) / 1000, tz=UTC))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(value)
+
+
+def detail_text(detail: Any) -> str:
+    """An audit event's detail as ``key: value`` pairs; expiry as a date, never epoch ms."""
+    if not isinstance(detail, dict) or not detail:
+        return ""
+    parts = []
+    for key, value in detail.items():
+        if key == "expiry_time" and value is not None:
+            value = epoch_ms_when(value)
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "—"
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts)
+
+
+def action_label(action: str) -> str:
+    try:
+        return str(AuditAction(action).label)
+    except ValueError:
+        return action
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -128,8 +174,20 @@ DETAIL_FIELDSETS: list[tuple[Any, dict[str, list[str]]]] = [
         _("Zoho"),
         {"fields": ["api_domain", "data_center", "expiry_display", "redirect_url"]},
     ),
-    (_("History"), {"fields": ["created_at", "updated_at", "invalidated_at"]}),
+    (_("History"), {"fields": ["created_display", "updated_display", "invalidated_display"]}),
 ]
+
+
+def _event_row(event: TokenAuditEvent) -> dict[str, Any]:
+    """What the token page and History show of an audit event (already safe: no secrets)."""
+    return {
+        "when": when(event.created_at),
+        "action": action_label(event.action),
+        "outcome": event.outcome,
+        "source": event.get_source_display(),  # type: ignore[attr-defined]
+        "actor": event.actor.get_username() if event.actor else "",
+        "detail": detail_text(event.detail),
+    }
 
 
 @admin.register(ZohoToken)
@@ -201,7 +259,6 @@ class ZohoTokenAdmin(admin.ModelAdmin):
     def expiry_display(self, row: ZohoToken) -> str:
         if row.expiry_time is None:
             return "—"
-        when = localtime(datetime.fromtimestamp(row.expiry_time / 1000, tz=UTC))
         left = row.expiry_time - now_ms()
         minutes = int(abs(left) // 60000)
         if left > 0:
@@ -210,7 +267,19 @@ class ZohoTokenAdmin(admin.ModelAdmin):
             relative = ngettext("expired %(n)d min ago", "expired %(n)d min ago", minutes) % {
                 "n": minutes
             }
-        return format_html("{}<br><small>{}</small>", when.strftime("%Y-%m-%d %H:%M"), relative)
+        return format_html("{}<br><small>{}</small>", epoch_ms_when(row.expiry_time), relative)
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created_display(self, row: ZohoToken) -> str:
+        return when(row.created_at)
+
+    @admin.display(description=_("updated at"), ordering="updated_at")
+    def updated_display(self, row: ZohoToken) -> str:
+        return when(row.updated_at)
+
+    @admin.display(description=_("invalidated at"))
+    def invalidated_display(self, row: ZohoToken) -> str:
+        return when(row.invalidated_at)
 
     @admin.display(description=_("client secret"))
     def client_secret_display(self, row: ZohoToken) -> str:
@@ -246,6 +315,67 @@ class ZohoTokenAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return cast(ZohoTokenQuerySet, super().get_queryset(request)).with_status()
+
+    # -- the token page tells its story: its audit trail ------------------------------------
+
+    def _audit_events(self, object_id: str) -> QuerySet:
+        return (
+            TokenAuditEvent.objects.filter(token_id=object_id)
+            .select_related("actor")
+            .order_by("-created_at", "-id")
+        )
+
+    def _audit_url(self, object_id: str) -> str:
+        changelist = reverse(f"{self.admin_site.name}:zoho_tokens_tokenauditevent_changelist")
+        return f"{changelist}?{urlencode({'token_id': object_id})}"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        """The view-only token page, with its latest audit events (newest first) below."""
+        events = self._audit_events(object_id)
+        extra = {
+            "audit_events": [_event_row(e) for e in events[:AUDIT_ON_TOKEN_PAGE]],
+            "audit_total": events.count(),
+            "audit_url": self._audit_url(object_id),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """History is the audit trail (Django's change log never sees token changes: they
+        happen in the SDK, commands and services). Shown also after the token is gone."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, object_id)
+        events = self._audit_events(object_id)
+        page = Paginator(events, HISTORY_PER_PAGE).get_page(request.GET.get("p"))
+        name = (
+            str(obj)
+            if obj is not None
+            else next((e.user_name for e in events[:1] if e.user_name), object_id)
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("History: %(name)s") % {"name": name},
+            "subtitle": None,
+            "opts": self.opts,
+            "object": obj,
+            "object_id": object_id,
+            "object_name": name,
+            "page": page,
+            "events": [_event_row(e) for e in page.object_list],
+            "audit_url": self._audit_url(object_id),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/zoho_tokens/zohotoken/object_history.html", context)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         raise PermissionDenied  # unreachable by construction; never save an admin form
@@ -396,24 +526,80 @@ class ZohoTokenAdmin(admin.ModelAdmin):
 
 @admin.register(TokenAuditEvent)
 class TokenAuditEventAdmin(admin.ModelAdmin):
-    """The audit trail, view-only: no add, change or delete for anyone."""
+    """The audit trail, view-only: no add, change or delete for anyone.
+
+    Five columns, so that it reads without scrolling on a 1366 px laptop: time (to the
+    second, project time zone), event (action and a non-ok outcome), token (user, tenant, id),
+    by (source and actor) and the detail. ``?token_id=<id>`` lists one token's events (the
+    token page links there).
+    """
 
     list_display = [
-        "created_at",
-        "action",
-        "outcome",
-        "user_name",
-        "tenant",
-        "token_id",
-        "source",
-        "actor",
+        "time_display",
+        "event_display",
+        "token_display",
+        "by_display",
+        "detail_display",
     ]
+    list_display_links = ["time_display"]
     list_filter = ["action", "source", ("actor", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["user_name", "token_id"]
+    search_fields = ["user_name", "token_id", "tenant"]
     list_select_related = ["actor"]
     ordering = ["-created_at", "-id"]
     date_hierarchy = None
     list_per_page = 100
+    fields = [
+        "time_display",
+        "action",
+        "outcome",
+        "token_id",
+        "user_name",
+        "tenant",
+        "source",
+        "actor",
+        "detail_display",
+    ]
+    readonly_fields = list(fields)  # type: ignore[arg-type]
+
+    @admin.display(description=_("time"), ordering="created_at")
+    def time_display(self, event: TokenAuditEvent) -> str:
+        return when(event.created_at)
+
+    @admin.display(description=_("event"), ordering="action")
+    def event_display(self, event: TokenAuditEvent) -> str:
+        label = action_label(event.action)
+        if event.outcome and event.outcome != "ok":
+            return format_html("{}<br><small>{}</small>", label, event.outcome)
+        return label
+
+    @admin.display(description=_("token"), ordering="user_name")
+    def token_display(self, event: TokenAuditEvent) -> str:
+        name = event.user_name or _("(no user name)")
+        tenant = event.tenant or _("(default)")
+        if not event.token_id:
+            return format_html("{}<br><small>{} {}</small>", name, _("tenant"), tenant)
+        history = reverse(
+            f"{self.admin_site.name}:zoho_tokens_zohotoken_history", args=[event.token_id]
+        )
+        return format_html(
+            '{}<br><small>{} {} · <a href="{}">{}</a></small>',
+            name,
+            _("tenant"),
+            tenant,
+            history,
+            event.token_id,
+        )
+
+    @admin.display(description=_("by"), ordering="source")
+    def by_display(self, event: TokenAuditEvent) -> str:
+        source = event.get_source_display()  # type: ignore[attr-defined]
+        if event.actor:
+            return format_html("{}<br><small>{}</small>", event.actor.get_username(), source)
+        return source
+
+    @admin.display(description=_("detail"))
+    def detail_display(self, event: TokenAuditEvent) -> str:
+        return detail_text(event.detail)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

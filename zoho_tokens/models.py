@@ -88,6 +88,7 @@ class AuditAction(models.TextChoices):
     IMPORTED = "imported", _("imported")
     REFRESH_FAILED = "refresh_failed", _("refresh failed")
     REVOKE_FAILED = "revoke_failed", _("revoke failed")
+    GRANT_FAILED = "grant_failed", _("grant exchange failed")
 
 
 @dataclass(frozen=True)

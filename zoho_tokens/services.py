@@ -113,6 +113,7 @@ def exchange_grant(
         user_name = oauth_client.current_user_name(api_domain, answer.access_token)
     except ZohoError as exc:
         failure = ZohoRequestFailed.from_zoho(exc)
+        _grant_failed(str(exc.code), tenant=tenant, source=source, actor=actor)
     if failure is not None:
         raise failure
 
@@ -141,6 +142,14 @@ def exchange_grant(
     row = ZohoToken.objects.get(pk=token.get_id())
     _ = row.refresh_token, row.access_token  # read back: fails loudly if not decryptable
     return row
+
+
+def _grant_failed(code: str, *, tenant: str, source: str, actor: Any) -> None:
+    """Audit a grant exchange Zoho refused or did not answer (no token id: nothing stored)."""
+    with signals.origin(source, actor), transaction.atomic(using=token_db()):
+        audit.record(
+            AuditAction.GRANT_FAILED, tenant=tenant, outcome="error", detail={"zoho_error": code}
+        )
 
 
 def _check_database() -> None:
@@ -366,7 +375,12 @@ def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Rev
 
 def _revoke_failed(row: ZohoToken, error: str) -> None:
     with transaction.atomic(using=token_db()):
-        audit.record(AuditAction.REVOKE_FAILED, token=row, outcome="error", detail={"error": error})
+        audit.record(
+            AuditAction.REVOKE_FAILED,
+            token=row,
+            outcome="error",
+            detail={"error": error, "zoho_error": error},
+        )
 
 
 def revoke_tokens(
