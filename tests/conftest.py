@@ -134,3 +134,61 @@ def rec():
 
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+# -- a real Chromium (selenium) for the browser tests ---------------------------------------
+
+CHROMIUM_OPTIONS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1760,800",
+]
+
+
+def _find(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium through selenium; skipped when missing, except under ``CI=true``."""
+    import tempfile
+
+    chromium = _find("chromium", "chromium-browser", "google-chrome")
+    driver_path = _find("chromedriver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        webdriver = None
+    if not (chromium and driver_path and webdriver):
+        reason = (
+            "browser test needs chromium, chromedriver and selenium "
+            f"(found chromium={chromium}, chromedriver={driver_path}, "
+            f"selenium={'yes' if webdriver else 'no'}); apt-get install chromium chromium-driver"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    profile = tempfile.mkdtemp(prefix="zt-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in [*CHROMIUM_OPTIONS, f"--user-data-dir={profile}"]:
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

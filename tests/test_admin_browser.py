@@ -9,79 +9,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.factories import UserFactory, ZohoTokenFactory
-from tests.helpers import ROOT
+from tests.helpers import ROOT, screenshot
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
-
-ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_OPTIONS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1760,800",
-]
-
-_PASSWORD = "browser-pw-123456789"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-
-def _find(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-@pytest.fixture
-def browser():
-    chromium = _find("chromium", "chromium-browser", "google-chrome")
-    driver_path = _find("chromedriver")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        webdriver = None
-    if not (chromium and driver_path and webdriver):
-        reason = (
-            "browser test needs chromium, chromedriver and selenium "
-            f"(found chromium={chromium}, chromedriver={driver_path}, "
-            f"selenium={'yes' if webdriver else 'no'}); apt-get install chromium chromium-driver"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    profile = tempfile.mkdtemp(prefix="zt-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in [*CHROMIUM_OPTIONS, f"--user-data-dir={profile}"]:
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.implicitly_wait(5)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def screenshot(driver, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    driver.save_screenshot(str(path))
-    return path
+_PASSWORD = "browser-pw-123456789"
 
 
 def test_revoke_from_the_admin_in_a_real_browser(
@@ -128,6 +67,14 @@ def test_revoke_from_the_admin_in_a_real_browser(
         "Revoke at Zoho and delete"
     )
     browser.find_element(By.CSS_SELECTOR, 'button[name="index"]').click()
+
+    # The confirmation page: who, where, and that Zoho will be told; nothing happened yet.
+    confirm = browser.find_element(By.ID, "revoke-list").text
+    assert "ann@example.com:700000001" in confirm
+    assert "Zoho will be told" in browser.page_source
+    assert fake_zoho.counters["revoke"] == 0
+    screenshot(browser, "admin-revoke-confirm.png")
+    browser.find_element(By.CSS_SELECTOR, 'input[type="submit"]').click()
 
     success = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success")
     assert "Revoked 1 of 1" in success.text
