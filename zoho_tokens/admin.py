@@ -239,8 +239,7 @@ class ZohoTokenAdmin(admin.ModelAdmin):
         if not row.api_domain:
             return "—"
         host = row.api_domain.split("://", 1)[-1].split("/", 1)[0]
-        dc = data_center_of(row.api_domain)
-        return format_html("{}<br><small>{}</small>", dc.upper() if dc else "?", host)
+        return format_html("{}<br><small>{}</small>", data_center_label(row.api_domain), host)
 
     @admin.display(description=_("status"))
     def status_display(self, row: ZohoToken) -> str:
