@@ -70,7 +70,7 @@ def test_changelist_shows_masked_values_only(admin_client, secret_row):
     html = assert_no_secret(admin_client.get(changelist_url()))
     assert "ann@example.com" in html
     assert "700000001" in html
-    assert secret_row.masked("refresh_token") in html
+    assert secret_row.masked("refresh_token") not in html  # on the token page, not the list
     assert "Connect with a grant token" in html
     assert "Revoke at Zoho and delete" in html
     assert "Purge (delete locally)" in html
@@ -282,7 +282,7 @@ def test_view_only_staff_sees_the_masked_list_and_no_actions(client, secret_row,
     response = client.get(changelist_url())
     assert response.status_code == 200
     html = assert_no_secret(response)
-    assert secret_row.masked("refresh_token") in html
+    assert "ann@example.com" in html
     assert 'name="action"' not in html
     assert "Connect with a grant token" not in html
     assert client.get(change_url(secret_row)).status_code == 200
@@ -530,3 +530,23 @@ def test_connect_needs_the_add_permission(client, zoho_settings_for, fake_zoho):
     assert client.post(add_url(), {"grant_token": code, "data_center": "us"}).status_code == 403
     assert fake_zoho.counters["token"] == 0
     assert not ZohoToken.objects.exists()
+
+
+def test_list_columns_merge_tenant_status_reason_and_expiry(admin_client, zoho_settings_for):
+    now = int(time.time() * 1000)
+    ZohoTokenFactory(
+        user_name="ann@example.com:700000001",
+        tenant="acme",
+        expiry_time=now + 30 * 60_000,
+    )
+    ZohoTokenFactory(
+        user_name="bob@example.com:700000002",
+        expiry_time=now - 60_000,
+        refresh_backoff_until=now + 60_000,
+        refresh_error="timeout",
+    )
+    html = admin_client.get(changelist_url()).content.decode()
+    assert "org 700000001 · tenant acme" in html
+    assert "org 700000002 · tenant (default)" in html
+    assert "backing off (refresh failed)" in html and "timeout" in html
+    assert "access token expires in 29 min" in html or "access token expires in 30 min" in html
