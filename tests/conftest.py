@@ -13,7 +13,16 @@ from zohocrmsdk.src.com.zoho.crm.api.dc.data_center import DataCenter
 from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
 
 from tests.factories import ZohoTokenFactory
-from tests.helpers import CLIENT_ID, CLIENT_SECRET, KEY, Recorder, ZohoTokensSettings, now_ms
+from tests.helpers import (
+    CHROMIUM_OPTIONS,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    KEY,
+    Recorder,
+    ZohoTokensSettings,
+    find_executable,
+    now_ms,
+)
 from zoho_tokens import crypto
 from zoho_tokens.conf import zoho_settings
 from zoho_tokens.store import DjangoTokenStore
@@ -138,34 +147,14 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 # -- a real Chromium (selenium) for the browser tests ---------------------------------------
 
-CHROMIUM_OPTIONS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1760,800",
-]
-
-
-def _find(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
 
 @pytest.fixture
 def browser():
     """Headless Chromium through selenium; skipped when missing, except under ``CI=true``."""
     import tempfile
 
-    chromium = _find("chromium", "chromium-browser", "google-chrome")
-    driver_path = _find("chromedriver")
+    chromium = find_executable("chromium", "chromium-browser", "google-chrome")
+    driver_path = find_executable("chromedriver")
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
