@@ -6,6 +6,9 @@ Without ``ZOHO_CLIENT_ID``/``ZOHO_CLIENT_SECRET`` in the environment it starts t
 fake Zoho on 127.0.0.1 and connects a demo user through the real SDK into
 ``DjangoTokenStore``, so the admin shows a live stored connection at once. With them set it
 uses real Zoho: connect a user with ``manage.py zoho_login`` or at ``/zoho/connect/``.
+The demo page (``/``) links both connect paths and, with the fake, lists fresh grant codes
+for its users bob and carol (``/fake/grants``); "Connect Zoho CRM" goes through the fake's
+consent page (``/oauth/v2/auth``).
 
 The demo process runs with ``DEBUG`` on and a random ``SECRET_KEY`` of its own (the project's
 settings default to ``DEBUG`` off and no key), so tokens it stored in an earlier run are
@@ -47,7 +50,11 @@ def main(argv: list[str] | None = None) -> None:
             ZOHO_CLIENT_SECRET="demo-client-secret",
             ZOHO_ACCOUNTS_URL=fake.url,
             ZOHO_API_DOMAIN=fake.url,
+            ZOHO_TOKENS_DEMO_FAKE_URL=fake.url,
         )
+        # Users to connect from the demo page: through the consent page or a grant code.
+        fake.add_user("bob@example.com", zgid="700000002", company="Demo Inc")
+        fake.add_user("carol@example.com", zgid="700000003", company="Demo Inc")
     os.environ.update(demo_environment(dict(os.environ)))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
@@ -71,13 +78,16 @@ def main(argv: list[str] | None = None) -> None:
     admin.set_password(password)
     admin.save()
 
-    url = f"http://{args.host}:{args.port}/admin/zoho_tokens/zohotoken/"
+    base = f"http://{args.host}:{args.port}"
+    url = f"{base}/admin/zoho_tokens/zohotoken/"
     print("", flush=True)
     print("zoho-tokens demo", flush=True)
+    print(f"  demo page: {base}/", flush=True)
     print(f"  admin:    {url}", flush=True)
     print(f"  login:    admin / {password}", flush=True)
     if fake is not None:
-        print(f"  fake Zoho at {fake.url} (demo user ann@example.com connected)", flush=True)
+        print(f"  fake Zoho at {fake.url} (demo user ann@example.com connected;", flush=True)
+        print("  connect bob and carol from the demo page)", flush=True)
     else:
         print("  real Zoho: connect a user with 'manage.py zoho_login' or /zoho/connect/")
     print("", flush=True)

@@ -56,7 +56,7 @@ ROOT_URLCONF = "project.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -126,6 +126,10 @@ ZOHO_TOKENS = {
     "ENCRYPTION_KEYS": env("ZOHO_TOKENS_ENCRYPTION_KEYS"),
     "REFRESH_AHEAD_SECONDS": env("ZOHO_TOKENS_REFRESH_AHEAD_SECONDS"),
 }
+
+# The demo (python -m project.demo) runs a fake Zoho here; its demo page lists the fake's
+# fresh grant codes. Unset in a real deployment.
+DEMO_FAKE_ZOHO_URL = env("ZOHO_TOKENS_DEMO_FAKE_URL", default=None)
 
 LOGGING = {
     "version": 1,

@@ -13,7 +13,16 @@ from zohocrmsdk.src.com.zoho.crm.api.dc.data_center import DataCenter
 from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
 
 from tests.factories import ZohoTokenFactory
-from tests.helpers import CLIENT_ID, CLIENT_SECRET, KEY, Recorder, ZohoTokensSettings, now_ms
+from tests.helpers import (
+    CHROMIUM_OPTIONS,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    KEY,
+    Recorder,
+    ZohoTokensSettings,
+    find_executable,
+    now_ms,
+)
 from zoho_tokens import crypto
 from zoho_tokens.conf import zoho_settings
 from zoho_tokens.store import DjangoTokenStore
@@ -134,3 +143,41 @@ def rec():
 
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+# -- a real Chromium (selenium) for the browser tests ---------------------------------------
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium through selenium; skipped when missing, except under ``CI=true``."""
+    import tempfile
+
+    chromium = find_executable("chromium", "chromium-browser", "google-chrome")
+    driver_path = find_executable("chromedriver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        webdriver = None
+    if not (chromium and driver_path and webdriver):
+        reason = (
+            "browser test needs chromium, chromedriver and selenium "
+            f"(found chromium={chromium}, chromedriver={driver_path}, "
+            f"selenium={'yes' if webdriver else 'no'}); apt-get install chromium chromium-driver"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    profile = tempfile.mkdtemp(prefix="zt-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in [*CHROMIUM_OPTIONS, f"--user-data-dir={profile}"]:
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +32,55 @@ from zoho_tokens import signals
 from zoho_tokens.models import ZohoToken
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+DOCS = ROOT / "docs"
+
+
+CHROMIUM_OPTIONS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1760,800",
+]
+
+
+def find_executable(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def screenshot(driver: Any, name: str, *, docs: bool = False) -> Path:
+    """Save the browser's viewport as ``artifacts/<name>`` (and ``docs/<name>`` for the README)."""
+    folder = DOCS if docs else ARTIFACTS
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    driver.save_screenshot(str(path))
+    return path
+
+
+def set_window_width(driver: Any, width: int, height: int = 900) -> None:
+    """Make the page's viewport ``width`` CSS pixels wide (the window adds its own chrome)."""
+    driver.set_window_size(width, height)
+    inner = driver.execute_script("return window.innerWidth")
+    driver.set_window_size(width + (width - inner), height)
+
+
+def has_horizontal_scroll(driver: Any) -> bool:
+    """The page is wider than the viewport (what a horizontal scrollbar means)."""
+    return bool(
+        driver.execute_script(
+            "const e = document.documentElement; return e.scrollWidth > e.clientWidth;"
+        )
+    )
+
 
 # The client of ``zoho_settings_for`` (conftest) and of ``child_env``'s child processes.
 CLIENT_ID = "1000.TESTCLIENT"

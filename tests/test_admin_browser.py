@@ -1,87 +1,24 @@
-"""A real Chromium revokes a token from the admin: log in, tick, "Revoke at Zoho and delete", Go.
+"""A real Chromium in the admin: revoke a token (log in, tick, "Revoke at Zoho and delete", Go,
+confirm), and both lists at 1366 and 1920 px without horizontal scrolling.
 
 Skipped when chromium or chromedriver is missing, except under ``CI=true`` where a missing
-browser fails. Screenshots go to ``artifacts/``; with ``ZOHO_TOKENS_SCREENSHOT=docs/admin.png``
-the changelist (before revoking) is also saved there for the README.
+browser fails. Screenshots go to ``artifacts/``; the layout test writes
+``docs/admin-{tokens,audit}-{1366,1920}.png`` for the README.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.factories import UserFactory, ZohoTokenFactory
-from tests.helpers import ROOT
+from tests.factories import TokenAuditEventFactory, UserFactory, ZohoTokenFactory
+from tests.helpers import has_horizontal_scroll, screenshot, set_window_width
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
-
-ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_OPTIONS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1760,800",
-]
-
-_PASSWORD = "browser-pw-123456789"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-
-def _find(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-@pytest.fixture
-def browser():
-    chromium = _find("chromium", "chromium-browser", "google-chrome")
-    driver_path = _find("chromedriver")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        webdriver = None
-    if not (chromium and driver_path and webdriver):
-        reason = (
-            "browser test needs chromium, chromedriver and selenium "
-            f"(found chromium={chromium}, chromedriver={driver_path}, "
-            f"selenium={'yes' if webdriver else 'no'}); apt-get install chromium chromium-driver"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    profile = tempfile.mkdtemp(prefix="zt-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in [*CHROMIUM_OPTIONS, f"--user-data-dir={profile}"]:
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.implicitly_wait(5)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def screenshot(driver, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    driver.save_screenshot(str(path))
-    return path
+_PASSWORD = "browser-pw-123456789"
 
 
 def test_revoke_from_the_admin_in_a_real_browser(
@@ -113,13 +50,7 @@ def test_revoke_from_the_admin_in_a_real_browser(
     page = browser.page_source
     assert "ann@example.com" in page
     assert ann.refresh_token not in page and ann.access_token not in page
-    assert ann.masked("refresh_token") in page
-    shot = screenshot(browser, "admin-list.png")
-    target = os.environ.get("ZOHO_TOKENS_SCREENSHOT")
-    if target:
-        dest = Path(target) if Path(target).is_absolute() else ROOT / target
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, dest)
+    screenshot(browser, "admin-list.png")
 
     browser.find_element(
         By.CSS_SELECTOR, f'input[name="_selected_action"][value="{ann.pk}"]'
@@ -128,6 +59,14 @@ def test_revoke_from_the_admin_in_a_real_browser(
         "Revoke at Zoho and delete"
     )
     browser.find_element(By.CSS_SELECTOR, 'button[name="index"]').click()
+
+    # The confirmation page: who, where, and that Zoho will be told; nothing happened yet.
+    confirm = browser.find_element(By.ID, "revoke-list").text
+    assert "ann@example.com:700000001" in confirm
+    assert "Zoho will be told" in browser.page_source
+    assert fake_zoho.counters["revoke"] == 0
+    screenshot(browser, "admin-revoke-confirm.png")
+    browser.find_element(By.CSS_SELECTOR, 'input[type="submit"]').click()
 
     success = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success")
     assert "Revoked 1 of 1" in success.text
@@ -147,3 +86,102 @@ def test_revoke_from_the_admin_in_a_real_browser(
     assert bob.masked("access_token") in page
     assert bob.access_token not in page and bob.client_secret not in page
     screenshot(browser, "admin-token.png")
+
+
+def _log_in(browser, live_server, next_url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    UserFactory(username="operator", is_superuser=True, password=_PASSWORD)
+    browser.get(f"{live_server.url}/admin/login/?next={next_url}")
+    browser.find_element(By.NAME, "username").send_keys("operator")
+    browser.find_element(By.NAME, "password").send_keys(_PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+
+def _assert_fits(browser, what: str, width: int) -> None:
+    """No horizontal scrollbar: neither the page nor the admin's scrolling results box."""
+    assert not has_horizontal_scroll(browser), f"{what} at {width} px scrolls sideways"
+    box = browser.execute_script(
+        "const r = document.querySelector('#changelist .results');"
+        "return r ? [r.scrollWidth, r.clientWidth] : null;"
+    )
+    assert box is not None and box[0] <= box[1], f"{what} table at {width} px scrolls: {box}"
+
+
+def test_token_and_audit_lists_fit_a_laptop_screen(
+    browser, live_server, zoho_settings_for, fake_zoho
+):
+    """The token list and the audit list at 1366 and 1920 px: no horizontal scrollbar; the
+    screenshots are the README's."""
+    from selenium.webdriver.common.by import By
+
+    now = int(time.time() * 1000)
+    rows = [
+        ZohoTokenFactory(
+            user_name="ann.longname@very-long-company-name.example:700000001",
+            api_domain=fake_zoho.url,
+        ),
+        ZohoTokenFactory(
+            user_name="bob@example.com:700000002",
+            api_domain="https://www.zohoapis.eu",
+            expiry_time=now - 12 * 60_000,
+        ),
+        ZohoTokenFactory(
+            user_name="carol@acme.example:700000077",
+            tenant="acme-industries",
+            expiry_time=now + 4 * 60_000,
+        ),
+        ZohoTokenFactory(
+            user_name="dan@example.com:700000003",
+            api_domain="https://www.zohoapis.com.au",
+            invalid_reason="invalid_code",
+        ),
+        ZohoTokenFactory(
+            user_name="erin@example.com:700000004",
+            refresh_backoff_until=now + 60_000,
+            refresh_error="timeout",
+        ),
+    ]
+    for row in rows:
+        for action, detail in (
+            ("grant_exchanged", {"created": True, "expiry_time": now + 3_600_000}),
+            ("refreshed", {"created": False, "expiry_time": now + 3_600_000, "replaced_ids": []}),
+            ("refresh_failed", {"zoho_error": "timeout"}),
+        ):
+            TokenAuditEventFactory(
+                token_id=row.pk,
+                user_name=row.user_name,
+                tenant=row.tenant,
+                action=action,
+                outcome="error" if "failed" in action else "ok",
+                detail=detail,
+            )
+
+    tokens = "/admin/zoho_tokens/zohotoken/"
+    audit = "/admin/zoho_tokens/tokenauditevent/"
+    _log_in(browser, live_server, tokens)
+    browser.find_element(By.ID, "result_list")
+    for width in (1366, 1920):
+        set_window_width(browser, width)
+        browser.get(live_server.url + tokens)
+        listing = browser.find_element(By.ID, "result_list").text
+        assert "fake Zoho (demo)" in listing and "EU" in listing
+        assert "tenant acme-industries" in listing
+        _assert_fits(browser, "token list", width)
+        screenshot(browser, f"admin-tokens-{width}.png", docs=True)
+
+        browser.get(live_server.url + audit)
+        listing = browser.find_element(By.ID, "result_list").text
+        assert "refresh failed" in listing and "zoho_error: timeout" in listing
+        assert rows[0].pk in listing
+        _assert_fits(browser, "audit list", width)
+        screenshot(browser, f"admin-audit-{width}.png", docs=True)
+
+    # The token page tells its story: the audit trail inline, times to the second.
+    set_window_width(browser, 1366)
+    browser.get(f"{live_server.url}{tokens}{rows[4].pk}/change/")
+    trail = browser.find_element(By.ID, "zt-audit").text
+    assert "refresh failed" in trail and "grant exchanged" in trail
+    assert not has_horizontal_scroll(browser)
+    browser.execute_script("document.getElementById('zt-audit-module').scrollIntoView()")
+    screenshot(browser, "admin-token-page-1366.png", docs=True)

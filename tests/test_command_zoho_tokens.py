@@ -304,7 +304,7 @@ def test_purge_by_criteria(fake_zoho, live_token):
     code, out, _ = zt("purge", "--all", "--tenant", "acme", "--yes")
     assert (code, out.strip()) == (0, "purge: 1 deleted")
     event = TokenAuditEvent.objects.filter(action="purged").latest("id")
-    assert (event.source, event.tenant, event.detail["token_ids"]) == ("command", "acme", [acme.pk])
+    assert (event.source, event.tenant, event.token_id) == ("command", "acme", acme.pk)
 
     code, out, _ = zt("purge", "--invalid", "--yes")
     assert (code, out.strip()) == (0, "purge: 1 deleted")

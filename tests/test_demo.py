@@ -1,16 +1,23 @@
-"""The README's demo command starts: fake Zoho, a connected user, an admin login, a server."""
+"""The README's demo command starts: fake Zoho, a connected user, an admin login, a server;
+its demo page lists fresh grant codes, and both connect paths work in a real browser."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from tests.helpers import ROOT
+import pytest
+
+from tests.helpers import ROOT, screenshot, set_window_width
 
 
 def free_port() -> int:
@@ -19,7 +26,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_demo_serves_the_admin_with_a_connected_user(tmp_path):
+@dataclass
+class Demo:
+    url: str
+    password: str
+    output: str
+
+
+@pytest.fixture
+def demo(tmp_path) -> Iterator[Demo]:
+    """``python -m project.demo`` on a free port with its own SQLite file."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZOHO_")}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
@@ -41,30 +57,90 @@ def test_demo_serves_the_admin_with_a_connected_user(tmp_path):
             output += line
         match = re.search(r"login:\s+admin / (\S+)", output)
         assert match, output
-        password = match.group(1)
+        base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2)
+                urllib.request.urlopen(f"{base}/admin/login/", timeout=2)
                 break
             except OSError:
                 time.sleep(0.1)
-        # Log in and see the stored connection in the admin list.
-        import http.cookiejar
-
-        jar = http.cookiejar.CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        page = opener.open(f"http://127.0.0.1:{port}/admin/login/").read().decode()
-        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        data = urllib.parse.urlencode(
-            {
-                "username": "admin",
-                "password": password,
-                "csrfmiddlewaretoken": csrf,
-                "next": "/admin/zoho_tokens/zohotoken/",
-            }
-        ).encode()
-        listing = opener.open(f"http://127.0.0.1:{port}/admin/login/", data).read().decode()
-        assert "ann@example.com" in listing
+        yield Demo(base, match.group(1), output)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_demo_serves_the_admin_with_a_connected_user(demo):
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{demo.url}/admin/login/").read().decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    data = urllib.parse.urlencode(
+        {
+            "username": "admin",
+            "password": demo.password,
+            "csrfmiddlewaretoken": csrf,
+            "next": "/admin/zoho_tokens/zohotoken/",
+        }
+    ).encode()
+    listing = opener.open(f"{demo.url}/admin/login/", data).read().decode()
+    assert "ann@example.com" in listing
+    assert "fake Zoho (demo)" in listing
+    assert f"demo page: {demo.url}/" in demo.output
+
+
+@pytest.mark.browser
+def test_demo_connects_through_the_consent_page_and_a_grant_code(demo, browser):
+    """A second user through "Connect Zoho CRM" (the fake's consent page), a third by pasting
+    a grant code from the demo page into "Connect with a grant token"."""
+    from selenium.webdriver.common.by import By
+
+    set_window_width(browser, 1366)
+    browser.get(f"{demo.url}/admin/login/?next=/")
+    browser.find_element(By.NAME, "username").send_keys("admin")
+    browser.find_element(By.NAME, "password").send_keys(demo.password)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+    # The demo page: both connect paths, and fresh grant codes for the fake's users.
+    browser.find_element(By.ID, "grant-codes")
+    assert browser.current_url == f"{demo.url}/"
+    codes = {
+        row.find_element(By.CSS_SELECTOR, ".email").text: row.find_element(
+            By.CSS_SELECTOR, ".code"
+        ).text
+        for row in browser.find_elements(By.CSS_SELECTOR, "#grant-codes tbody tr")
+    }
+    assert {"bob@example.com", "carol@example.com"} <= set(codes), codes
+    screenshot(browser, "demo-home.png", docs=True)
+
+    # 1. "Connect Zoho CRM": the fake's consent page, approve as bob, back in the admin.
+    browser.find_element(By.LINK_TEXT, "Connect Zoho CRM").click()
+    assert "/oauth/v2/auth" in browser.current_url
+    assert "Fake Zoho: authorize an application" in browser.page_source
+    screenshot(browser, "demo-consent.png", docs=True)
+    browser.find_element(
+        By.XPATH, "//button[normalize-space()='Approve as bob@example.com']"
+    ).click()
+    success = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text
+    assert "bob@example.com" in success
+    assert "/admin/zoho_tokens/zohotoken/" in browser.current_url
+
+    # 2. "Connect with a grant token" with carol's code from the demo page.
+    browser.get(f"{demo.url}/")
+    browser.find_element(By.LINK_TEXT, "Connect with a grant token").click()
+    browser.find_element(By.NAME, "grant_token").send_keys(codes["carol@example.com"])
+    browser.find_element(By.NAME, "_connect").click()
+    success = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text
+    assert "carol@example.com" in success
+
+    browser.get(f"{demo.url}/admin/zoho_tokens/zohotoken/")
+    listing = browser.find_element(By.ID, "result_list").text
+    for email in ("ann@example.com", "bob@example.com", "carol@example.com"):
+        assert email in listing
+    assert "fake Zoho (demo)" in listing
+    screenshot(browser, "demo-connected.png", docs=True)
+
+    # The demo page now shows the codes it has minted since (carol's is used up).
+    browser.get(f"{demo.url}/")
+    shown = browser.find_element(By.ID, "grant-codes").text
+    assert codes["carol@example.com"] not in shown

@@ -22,7 +22,7 @@ def test_admin_revoke_action(
     rec, admin_client, admin_user, live_row, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        run_action(admin_client, "revoke_selected", [live_row])
+        run_action(admin_client, "revoke_selected", [live_row], post="yes")
     revoked = rec.one("token_revoked")
     assert (revoked["token"].pk, revoked["actor"], revoked["source"], revoked["remote"]) == (
         live_row.pk,

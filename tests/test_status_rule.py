@@ -25,6 +25,15 @@ def one_of_each():
         TokenStatus.INVALID: ZohoTokenFactory(invalid_reason="invalid_code"),
         # Expired with nothing to refresh with is invalid too.
         "no_refresh": ZohoTokenFactory(expiry_time=now - MINUTE, refresh_token=""),
+        # No refresh token and no user: junk (a half-finished import), not a Zoho refusal.
+        TokenStatus.INCOMPLETE: ZohoTokenFactory(
+            user_name=None, expiry_time=now - MINUTE, refresh_token="", access_token=""
+        ),
+        "incomplete_blank_user": ZohoTokenFactory(
+            user_name="", expiry_time=None, refresh_token="", access_token=""
+        ),
+        # Ownerless but refreshable: the refresh resolves the user, so not incomplete.
+        "ownerless_refreshable": ZohoTokenFactory(user_name=None, expiry_time=now + 50 * MINUTE),
         # A backoff that has run out no longer counts.
         "backoff_over": ZohoTokenFactory(
             expiry_time=now + 50 * MINUTE, refresh_backoff_until=now - MINUTE
@@ -44,6 +53,9 @@ def test_sql_and_python_agree_on_every_status(one_of_each):
     assert annotated[one_of_each[TokenStatus.INVALID].pk] == TokenStatus.INVALID
     assert annotated[one_of_each["no_refresh"].pk] == TokenStatus.INVALID
     assert annotated[one_of_each["backoff_over"].pk] == TokenStatus.ACTIVE
+    assert annotated[one_of_each[TokenStatus.INCOMPLETE].pk] == TokenStatus.INCOMPLETE
+    assert annotated[one_of_each["incomplete_blank_user"].pk] == TokenStatus.INCOMPLETE
+    assert annotated[one_of_each["ownerless_refreshable"].pk] == TokenStatus.ACTIVE
 
 
 def test_with_status_in_filters_on_the_rule(one_of_each):
@@ -51,6 +63,43 @@ def test_with_status_in_filters_on_the_rule(one_of_each):
         ZohoToken.objects.with_status_in(TokenStatus.INVALID).values_list("pk", flat=True)
     )
     assert invalid == {one_of_each[TokenStatus.INVALID].pk, one_of_each["no_refresh"].pk}
+    incomplete = set(
+        ZohoToken.objects.with_status_in(TokenStatus.INCOMPLETE).values_list("pk", flat=True)
+    )
+    assert incomplete == {
+        one_of_each[TokenStatus.INCOMPLETE].pk,
+        one_of_each["incomplete_blank_user"].pk,
+    }
+    assert TokenStatus.INCOMPLETE.label == "incomplete (no refresh token and no user)"
+
+
+def test_admin_filter_list_and_purge_use_the_same_rule(one_of_each, admin_client, capsys):
+    """Every status: the admin filter, ``zoho_tokens list --json`` and ``purge --status``
+    select exactly the rows ``with_status_in`` selects."""
+    import json
+
+    from django.core.management import call_command
+    from django.urls import reverse
+
+    by_rule = {
+        status: set(ZohoToken.objects.with_status_in(status).values_list("pk", flat=True))
+        for status in TokenStatus.values
+    }
+    call_command("zoho_tokens", "list", "--json")
+    listed = json.loads(capsys.readouterr().out)
+    for status in TokenStatus.values:
+        assert {r["id"] for r in listed if r["status"] == status} == by_rule[status], status
+        page = admin_client.get(
+            reverse("admin:zoho_tokens_zohotoken_changelist") + f"?status={status}"
+        )
+        assert {row.pk for row in page.context["cl"].result_list} == by_rule[status], status
+    for status in TokenStatus.values:
+        call_command("zoho_tokens", "purge", "--status", status, "--dry-run")
+        out = capsys.readouterr().out
+        assert {line.split()[2] for line in out.splitlines()[:-1]} == by_rule[status], status
+    call_command("zoho_tokens", "purge", "--status", "incomplete", "--yes")
+    assert not ZohoToken.objects.with_status_in(TokenStatus.INCOMPLETE).exists()
+    assert ZohoToken.objects.filter(pk=one_of_each[TokenStatus.INVALID].pk).exists()
 
 
 def test_expiring_within_and_not_updated_since(one_of_each):

@@ -187,3 +187,15 @@ def test_longer_suffixes_are_not_taken_for_shorter_ones():
 )
 def test_unknown_hosts_belong_to_no_data_center(api_domain):
     assert data_center_of(api_domain) is None
+
+
+def test_the_fake_zohos_data_center_reads_fake_zoho_demo(settings):
+    from zoho_tokens.datacenters import data_center_label
+
+    settings.ZOHO_TOKENS = {"ACCOUNTS_URL": "http://127.0.0.1:8123", "API_DOMAIN": None}
+    assert data_center_label("http://127.0.0.1:8123") == "fake Zoho (demo)"
+    assert data_center_label("http://127.0.0.1:9999") == "?"  # not the configured fake
+    assert data_center_label("https://www.zohoapis.eu") == "EU"
+    assert data_center_label("") == "—"
+    settings.ZOHO_TOKENS = {"ACCOUNTS_URL": "https://proxy.example.com"}
+    assert data_center_label("https://proxy.example.com") == "?"  # not loopback: not the fake

@@ -21,22 +21,26 @@ from typing import Any, cast
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from zoho_tokens import services
-from zoho_tokens.datacenters import DATA_CENTERS, data_center_of
+from zoho_tokens.datacenters import DATA_CENTERS, data_center_label, data_center_of
 from zoho_tokens.exceptions import ZohoTokensError
 from zoho_tokens.forms import ConnectForm
 from zoho_tokens.models import (
+    AuditAction,
     TokenAuditEvent,
     TokenStatus,
     ZohoToken,
@@ -52,6 +56,7 @@ STATUS_COLOURS = {
     TokenStatus.BACKING_OFF: "#6a1b9a",
     TokenStatus.INVALID: "#c62828",
     TokenStatus.UNREADABLE: "#c62828",
+    TokenStatus.INCOMPLETE: "#616161",
 }
 
 
@@ -92,6 +97,50 @@ class SchemaAwareAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:index", current_app=self.admin_site.name))
 
 
+#: How many audit events the token page shows inline (the rest: History, the audit list).
+AUDIT_ON_TOKEN_PAGE = 20
+#: Audit events per page of a token's History.
+HISTORY_PER_PAGE = 50
+
+
+def when(value: datetime | None) -> str:
+    """A time as operators read it: to the second, in the project's time zone."""
+    if value is None:
+        return "—"
+    return date_format(localtime(value), "Y-m-d H:i:s T")
+
+
+def epoch_ms_when(value: Any) -> str:
+    """An epoch-milliseconds expiry (the SDK's unit) as a date, like ``when``."""
+    try:
+        return when(datetime.fromtimestamp(int(value) / 1000, tz=UTC))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(value)
+
+
+def detail_text(detail: Any) -> str:
+    """An audit event's detail as ``key: value`` pairs; expiry as a date, never epoch ms."""
+    if not isinstance(detail, dict) or not detail:
+        return ""
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, list | dict) and not value:
+            continue  # e.g. no replaced ids: nothing to say
+        if key == "expiry_time" and value is not None:
+            key, value = str(_("access token expires")), epoch_ms_when(value)
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts)
+
+
+def action_label(action: str) -> str:
+    try:
+        return str(AuditAction(action).label)
+    except ValueError:
+        return action
+
+
 class StatusFilter(admin.SimpleListFilter):
     """``TokenStatus``, filtered on the ``with_status()`` annotation (the one status rule)."""
 
@@ -108,6 +157,20 @@ class StatusFilter(admin.SimpleListFilter):
         if value not in TokenStatus.values:
             return queryset.none()
         return cast(ZohoTokenQuerySet, queryset).with_status().filter(token_status=value)
+
+
+class ActionFilter(admin.SimpleListFilter):
+    """Audit actions by their labels ("grant exchange failed", not ``grant_failed``)."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        found = set(model_admin.get_queryset(request).values_list("action", flat=True).distinct())
+        return [(value, label) for value, label in AuditAction.choices if value in found]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        return queryset.filter(action=self.value()) if self.value() else None
 
 
 def _data_center_q(name: str) -> Q:
@@ -167,21 +230,50 @@ DETAIL_FIELDSETS: list[tuple[Any, dict[str, list[str]]]] = [
         _("Zoho"),
         {"fields": ["api_domain", "data_center", "expiry_display", "redirect_url"]},
     ),
-    (_("History"), {"fields": ["created_at", "updated_at", "invalidated_at"]}),
+    (_("History"), {"fields": ["created_display", "updated_display", "invalidated_display"]}),
 ]
+
+
+def _status_parts(row: ZohoToken) -> tuple[str, str]:
+    """The coloured status label and its reason (Zoho's refusal, or why refreshes back off)."""
+    status = row.status()
+    label = format_html(
+        '<strong class="zt-status zt-{}" style="color:{}">{}</strong>',
+        status.value,
+        STATUS_COLOURS[status],
+        status.label,
+    )
+    reason = row.invalid_reason or (row.refresh_error if status == TokenStatus.BACKING_OFF else "")
+    return label, reason
+
+
+def _relative(expiry_time: int) -> str:
+    """``expires in 42 min`` / ``expired 3 min ago``."""
+    left = expiry_time - now_ms()
+    minutes = int(abs(left) // 60000)
+    if left > 0:
+        return ngettext("expires in %(n)d min", "expires in %(n)d min", minutes) % {"n": minutes}
+    return ngettext("expired %(n)d min ago", "expired %(n)d min ago", minutes) % {"n": minutes}
+
+
+def _event_row(event: TokenAuditEvent) -> dict[str, Any]:
+    """What the token page and History show of an audit event (already safe: no secrets)."""
+    return {
+        "when": when(event.created_at),
+        "action": action_label(event.action),
+        "outcome": event.outcome,
+        "source": event.get_source_display(),  # type: ignore[attr-defined]
+        "actor": event.actor.get_username() if event.actor else "",
+        "detail": detail_text(event.detail),
+    }
 
 
 @admin.register(ZohoToken)
 class ZohoTokenAdmin(SchemaAwareAdmin):
-    list_display = [
-        "user",
-        "tenant_display",
-        "data_center",
-        "status_display",
-        "expiry_display",
-        "refresh_token_display",
-        "updated_at",
-    ]
+    # Three columns, so that the list reads without scrolling on a 1366 px laptop beside the
+    # admin's navigation and filters: who (email, org, tenant), where, and in what state (with
+    # the access token's expiry or the reason). Masked secrets and times: on the token page.
+    list_display = ["user", "data_center", "state"]
     list_display_links = ["user"]
     list_filter = [StatusFilter, "tenant", DataCenterFilter]
     search_fields = ["user_name", "tenant"]
@@ -205,11 +297,14 @@ class ZohoTokenAdmin(SchemaAwareAdmin):
 
     @admin.display(description=_("user"), ordering="user_name")
     def user(self, row: ZohoToken) -> str:
+        tenant = _("tenant %(tenant)s") % {"tenant": row.tenant or _("(default)")}
         if not row.user_name:
-            return _("(no user name) %(id)s") % {"id": row.pk}
+            name: Any = _("(no user name) %(id)s") % {"id": row.pk}
+        else:
+            name = row.email
         if row.org_id:
-            return format_html("{}<br><small>org {}</small>", row.email, row.org_id)
-        return row.email
+            return format_html("{}<br><small>org {} · {}</small>", name, row.org_id, tenant)
+        return format_html("{}<br><small>{}</small>", name, tenant)
 
     @admin.display(description=_("tenant"), ordering="tenant")
     def tenant_display(self, row: ZohoToken) -> Any:
@@ -220,36 +315,40 @@ class ZohoTokenAdmin(SchemaAwareAdmin):
         if not row.api_domain:
             return "—"
         host = row.api_domain.split("://", 1)[-1].split("/", 1)[0]
-        dc = data_center_of(row.api_domain)
-        return format_html("{}<br><small>{}</small>", dc.upper() if dc else "?", host)
+        return format_html("{}<br><small>{}</small>", data_center_label(row.api_domain), host)
 
     @admin.display(description=_("status"))
     def status_display(self, row: ZohoToken) -> str:
-        status = row.status()
-        label = format_html(
-            '<strong class="zt-status zt-{}" style="color:{}">{}</strong>',
-            status.value,
-            STATUS_COLOURS[status],
-            status.label,
-        )
-        if row.invalid_reason:
-            return format_html("{}<br><small>{}</small>", label, row.invalid_reason)
-        return label
+        label, reason = _status_parts(row)
+        return format_html("{}<br><small>{}</small>", label, reason) if reason else label
+
+    @admin.display(description=_("status"), ordering="expiry_time")
+    def state(self, row: ZohoToken) -> str:
+        """The list's status column: the status, then the reason or when the access token
+        expires (relative; the token page has the time)."""
+        label, reason = _status_parts(row)
+        if not reason and row.expiry_time is not None:
+            reason = f"{_('access token')} {_relative(row.expiry_time)}"
+        return format_html("{}<br><small>{}</small>", label, reason) if reason else label
 
     @admin.display(description=_("access token expiry"), ordering="expiry_time")
     def expiry_display(self, row: ZohoToken) -> str:
         if row.expiry_time is None:
             return "—"
-        when = localtime(datetime.fromtimestamp(row.expiry_time / 1000, tz=UTC))
-        left = row.expiry_time - now_ms()
-        minutes = int(abs(left) // 60000)
-        if left > 0:
-            relative = ngettext("in %(n)d min", "in %(n)d min", minutes) % {"n": minutes}
-        else:
-            relative = ngettext("expired %(n)d min ago", "expired %(n)d min ago", minutes) % {
-                "n": minutes
-            }
-        return format_html("{}<br><small>{}</small>", when.strftime("%Y-%m-%d %H:%M"), relative)
+        relative = _relative(row.expiry_time)
+        return format_html("{}<br><small>{}</small>", epoch_ms_when(row.expiry_time), relative)
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created_display(self, row: ZohoToken) -> str:
+        return when(row.created_at)
+
+    @admin.display(description=_("updated at"), ordering="updated_at")
+    def updated_display(self, row: ZohoToken) -> str:
+        return when(row.updated_at)
+
+    @admin.display(description=_("invalidated at"))
+    def invalidated_display(self, row: ZohoToken) -> str:
+        return when(row.invalidated_at)
 
     @admin.display(description=_("client secret"))
     def client_secret_display(self, row: ZohoToken) -> str:
@@ -285,6 +384,67 @@ class ZohoTokenAdmin(SchemaAwareAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return cast(ZohoTokenQuerySet, super().get_queryset(request)).with_status()
+
+    # -- the token page tells its story: its audit trail ------------------------------------
+
+    def _audit_events(self, object_id: str) -> QuerySet:
+        return (
+            TokenAuditEvent.objects.filter(token_id=object_id)
+            .select_related("actor")
+            .order_by("-created_at", "-id")
+        )
+
+    def _audit_url(self, object_id: str) -> str:
+        changelist = reverse(f"{self.admin_site.name}:zoho_tokens_tokenauditevent_changelist")
+        return f"{changelist}?{urlencode({'token_id': object_id})}"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        """The view-only token page, with its latest audit events (newest first) below."""
+        events = self._audit_events(object_id)
+        extra = {
+            "audit_events": [_event_row(e) for e in events[:AUDIT_ON_TOKEN_PAGE]],
+            "audit_total": events.count(),
+            "audit_url": self._audit_url(object_id),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """History is the audit trail (Django's change log never sees token changes: they
+        happen in the SDK, commands and services). Shown also after the token is gone."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, object_id)
+        events = self._audit_events(object_id)
+        page = Paginator(events, HISTORY_PER_PAGE).get_page(request.GET.get("p"))
+        name = (
+            str(obj)
+            if obj is not None
+            else next((e.user_name for e in events[:1] if e.user_name), object_id)
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("History: %(name)s") % {"name": name},
+            "subtitle": None,
+            "opts": self.opts,
+            "object": obj,
+            "object_id": object_id,
+            "object_name": name,
+            "page": page,
+            "events": [_event_row(e) for e in page.object_list],
+            "audit_url": self._audit_url(object_id),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/zoho_tokens/zohotoken/object_history.html", context)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         raise PermissionDenied  # unreachable by construction; never save an admin form
@@ -343,11 +503,20 @@ class ZohoTokenAdmin(SchemaAwareAdmin):
     # -- actions ---------------------------------------------------------------------------
 
     @admin.action(description=_("Revoke at Zoho and delete"), permissions=["revoke"])
-    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        """Revoke each refresh token at Zoho, delete the ones Zoho no longer honours."""
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """After a confirmation page: revoke each refresh token at Zoho, delete the ones Zoho
+        no longer honours, and report each token's outcome."""
+        if not request.POST.get("post"):
+            return self._confirmation(
+                request,
+                queryset,
+                action_name="revoke_selected",
+                title=_("Revoke at Zoho and delete?"),
+                template="revoke_selected_confirmation.html",
+            )
         report = services.revoke_tokens(queryset, source="admin", actor=request.user)
         if not report.outcomes:
-            return
+            return None
         total = len(report.outcomes)
         if report.revoked == total:
             level = messages.SUCCESS
@@ -364,6 +533,40 @@ class ZohoTokenAdmin(SchemaAwareAdmin):
             "", "<br>{}: {}", ((o.user_name, o.message) for o in report.outcomes)
         )
         self.message_user(request, format_html("{}{}", headline, lines), level)
+        return None
+
+    def _confirmation(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        *,
+        action_name: str,
+        title: Any,
+        template: str,
+    ) -> HttpResponse:
+        """The intermediate page of a destructive action (like Django's delete_selected)."""
+        fields = ("pk", "user_name", "tenant", "api_domain", "accounts_server")
+        rows = [
+            {
+                "pk": row.pk,
+                "user_name": row.user_name or _("(no user name)"),
+                "tenant": row.tenant or _("(default)"),
+                "data_center": data_center_label(row.api_domain),
+            }
+            for row in queryset.only(*fields)
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.opts,
+            "rows": rows,
+            "queryset": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": action_name,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, f"admin/zoho_tokens/zohotoken/{template}", context)
 
     @admin.action(description=_("Purge (delete locally)"), permissions=["purge"])
     def purge_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
@@ -381,58 +584,92 @@ class ZohoTokenAdmin(SchemaAwareAdmin):
                 messages.SUCCESS,
             )
             return None
-        rows = list(queryset.only("pk", "user_name", "tenant"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Purge Zoho tokens?"),
-            "opts": self.opts,
-            "rows": rows,
-            "queryset": queryset,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "action_name": "purge_selected",
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(
-            request, "admin/zoho_tokens/zohotoken/purge_selected_confirmation.html", context
+        return self._confirmation(
+            request,
+            queryset,
+            action_name="purge_selected",
+            title=_("Purge Zoho tokens?"),
+            template="purge_selected_confirmation.html",
         )
-
-
-AUDIT_FIELDS: list[str] = [
-    "created_at",
-    "action",
-    "outcome",
-    "user_name",
-    "tenant",
-    "token_id",
-    "source",
-    "actor_display",
-    "detail",
-]
 
 
 @admin.register(TokenAuditEvent)
 class TokenAuditEventAdmin(SchemaAwareAdmin):
-    """The audit trail, view-only: no add, change or delete for anyone."""
+    """The audit trail, view-only: no add, change or delete for anyone.
+
+    Five columns, so that it reads without scrolling on a 1366 px laptop: time (to the
+    second, project time zone), event (action and a non-ok outcome), token (user, tenant, id),
+    by (source and actor) and the detail. ``?token_id=<id>`` lists one token's events (the
+    token page links there).
+    """
 
     list_display = [
-        "created_at",
-        "action",
-        "outcome",
-        "user_name",
-        "tenant",
-        "token_id",
-        "source",
-        "actor_display",
+        "time_display",
+        "event_display",
+        "token_display",
+        "by_display",
+        "detail_display",
     ]
-    fields = tuple(AUDIT_FIELDS)
-    readonly_fields = AUDIT_FIELDS
-    list_filter = ["action", "source", ("actor", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["user_name", "token_id"]
+    list_display_links = ["time_display"]
+    list_filter = [ActionFilter, "source", ("actor", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["user_name", "token_id", "tenant"]
     list_select_related = ["actor"]
     ordering = ["-created_at", "-id"]
     date_hierarchy = None
     list_per_page = 100
+    fields = [
+        "time_display",
+        "action",
+        "outcome",
+        "token_id",
+        "user_name",
+        "tenant",
+        "source",
+        "actor_display",
+        "detail_display",
+    ]
+    readonly_fields = list(fields)  # type: ignore[arg-type]
+
+    @admin.display(description=_("time"), ordering="created_at")
+    def time_display(self, event: TokenAuditEvent) -> str:
+        return when(event.created_at)
+
+    @admin.display(description=_("event"), ordering="action")
+    def event_display(self, event: TokenAuditEvent) -> str:
+        label = action_label(event.action)
+        if event.outcome and event.outcome != "ok":
+            return format_html("{}<br><small>{}</small>", label, event.outcome)
+        return label
+
+    @admin.display(description=_("token"), ordering="user_name")
+    def token_display(self, event: TokenAuditEvent) -> str:
+        name = event.user_name or _("(no user name)")
+        tenant = event.tenant or _("(default)")
+        if not event.token_id:
+            return format_html("{}<br><small>{} {}</small>", name, _("tenant"), tenant)
+        history = reverse(
+            f"{self.admin_site.name}:zoho_tokens_zohotoken_history", args=[event.token_id]
+        )
+        return format_html(
+            '{}<br><small>{} {} · <a href="{}">{}</a></small>',
+            name,
+            _("tenant"),
+            tenant,
+            history,
+            event.token_id,
+        )
+
+    @admin.display(description=_("by"), ordering="source")
+    def by_display(self, event: TokenAuditEvent) -> str:
+        source = event.get_source_display()  # type: ignore[attr-defined]
+        who = self.actor_display(event)  # the name kept at write time once the user is gone
+        if who:
+            return format_html("{}<br><small>{}</small>", who, source)
+        return source
+
+    @admin.display(description=_("detail"))
+    def detail_display(self, event: TokenAuditEvent) -> str:
+        return detail_text(event.detail)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

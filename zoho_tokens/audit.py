@@ -74,6 +74,38 @@ def actor_name(actor: Any) -> str:
     return str(actor.get_username())[:150]
 
 
+def record_many(
+    action: str,
+    tokens: list[tuple[str, str | None, str]],
+    *,
+    outcome: str = "ok",
+    detail: dict[str, Any] | None = None,
+    batch_size: int = 500,
+) -> None:
+    """One audit row per ``(token_id, user_name, tenant)``, in bulk (the caller's transaction)."""
+    if not zoho_settings.AUDIT_LOG or not tokens:
+        return
+    origin = signals.current_origin()
+    safe = {k: v for k, v in (detail or {}).items() if k in SAFE_DETAIL_KEYS}
+    TokenAuditEvent.objects.bulk_create(
+        [
+            TokenAuditEvent(
+                action=str(action),
+                token_id=token_id or "",
+                user_name=user_name or "",
+                tenant=tenant or "",
+                actor=origin.actor,
+                actor_name=actor_name(origin.actor),
+                source=origin.source,
+                outcome=outcome,
+                detail=safe,
+            )
+            for token_id, user_name, tenant in tokens
+        ],
+        batch_size=batch_size,
+    )
+
+
 def _log(action: str, token: Any = None, **fields: Any) -> None:
     actor = fields.pop("actor", None)
     data = {

@@ -87,6 +87,32 @@ def data_center_of(api_domain: str | None) -> str | None:
     return next((dc.name for dc in DATA_CENTERS.values() if dc.serves(api_domain)), None)
 
 
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+#: The data center label of a loopback ``ACCOUNTS_URL``/``API_DOMAIN`` (the bundled fake Zoho).
+FAKE_LABEL = "fake Zoho (demo)"
+
+
+def is_fake(api_domain: str | None) -> bool:
+    """``api_domain`` is on a loopback host that the settings point at (``ACCOUNTS_URL`` or
+    ``API_DOMAIN``): the bundled fake Zoho of the demo and the tests, never a real one."""
+    origin = origin_of(str(api_domain or "").rstrip("/"))
+    if origin is None or host_of(origin).rsplit(":", 1)[0] not in LOOPBACK_HOSTS:
+        return False
+    configured = {zoho_settings.ACCOUNTS_URL, zoho_settings.API_DOMAIN}
+    return origin in {origin_of(url) for url in configured if url}
+
+
+def data_center_label(api_domain: str | None) -> str:
+    """How an operator reads an api domain's data center: ``US``, ``EU``..., ``fake Zoho
+    (demo)`` for the loopback fake the settings point at, ``?`` if unknown."""
+    if not api_domain:
+        return "—"
+    dc = data_center_of(api_domain)
+    if dc:
+        return dc.upper()
+    return FAKE_LABEL if is_fake(api_domain) else "?"
+
+
 def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` in lower case, or None for anything else (a path "/" is fine).
 

@@ -63,6 +63,7 @@ class TokenStatus(models.TextChoices):
     BACKING_OFF = "backing_off", _("backing off (refresh failed)")
     INVALID = "invalid", _("invalid")
     UNREADABLE = "unreadable", _("unreadable (no key decrypts it)")
+    INCOMPLETE = "incomplete", _("incomplete (no refresh token and no user)")
 
 
 class AuditSource(models.TextChoices):
@@ -88,6 +89,7 @@ class AuditAction(models.TextChoices):
     IMPORTED = "imported", _("imported")
     REFRESH_FAILED = "refresh_failed", _("refresh failed")
     REVOKE_FAILED = "revoke_failed", _("revoke failed")
+    GRANT_FAILED = "grant_failed", _("grant exchange failed")
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,10 @@ class StatusRule:
 def status_rules(now: int | None = None, ahead_seconds: int | None = None) -> list[StatusRule]:
     """THE status rule, first match wins, for ``with_status()`` and ``ZohoToken.status()``.
 
-    Computed from plain columns, so nothing is decrypted: invalid (Zoho refused the refresh
-    token, or it expired with nothing to refresh with), unreadable (the key that encrypted it,
+    Computed from plain columns, so nothing is decrypted: incomplete (no refresh token and no
+    user name: nothing Zoho refused, nothing that can ever work, e.g. a half-finished import),
+    invalid (Zoho refused the refresh token, or it expired with nothing to refresh with),
+    unreadable (the key that encrypted it,
     ``key_id``, is not among the keys in force), backing off (a refresh failed and nobody asks
     Zoho again until ``refresh_backoff_until``), expired (refreshable), expiring within
     ``max(REFRESH_AHEAD_SECONDS, 300)`` seconds, else active.
@@ -118,6 +122,13 @@ def status_rules(now: int | None = None, ahead_seconds: int | None = None) -> li
         return row.expiry_time is None or row.expiry_time <= now
 
     return [
+        StatusRule(
+            TokenStatus.INCOMPLETE,
+            Q(invalid_reason="")
+            & Q(refresh_token_checksum="")
+            & (Q(user_name__isnull=True) | Q(user_name="")),
+            lambda row: not row.invalid_reason and not row.has_refresh_token and not row.user_name,
+        ),
         StatusRule(
             TokenStatus.INVALID,
             ~Q(invalid_reason="") | (gone_q & Q(refresh_token_checksum="")),

@@ -259,6 +259,7 @@ def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
         refresh_backoff_until=now_ms() + int(seconds * 1000),
         refresh_error=str(exc.code)[:200],
     )
+    rows.record_refresh_failure(row, str(exc.code))
 
 
 def _release(row: ZohoToken, owner: str, *, succeeded: bool = False) -> None:

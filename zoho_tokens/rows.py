@@ -389,7 +389,8 @@ def delete(row: ZohoToken, action: str = AuditAction.DELETED, detail: dict | Non
 def purge(
     queryset: QuerySet, tenant: str = "", batch_size: int = 500, *, exact_tenant: bool = False
 ) -> list[str]:
-    """Delete the rows of ``queryset`` in batches; one audit row and one ``tokens_purged``.
+    """Delete the rows of ``queryset`` in batches; an audit row per token (keeping its user
+    name and tenant, and how many the purge deleted) and one ``tokens_purged``.
 
     ``exact_tenant``: the selection is ``tenant``'s; rows whose tenant is not exactly it (a
     loose MySQL collation matches ``ACME`` to ``acme``) are left alone.
@@ -397,17 +398,14 @@ def purge(
     origin = signals.current_origin()
     deleted: list[str] = []
     with transaction.atomic(using=token_db()):
-        found = queryset.using(token_db()).values_list("pk", "tenant")
-        ids = [pk for pk, t in found if not exact_tenant or t == tenant]
+        found = queryset.using(token_db()).values_list("pk", "user_name", "tenant")
+        who = [(pk, name, t) for pk, name, t in found if not exact_tenant or t == tenant]
+        ids = [pk for pk, _name, _t in who]
         for start in range(0, len(ids), batch_size):
             chunk = ids[start : start + batch_size]
             ZohoToken.objects.filter(pk__in=chunk).delete()
             deleted.extend(chunk)
-        audit.record(
-            AuditAction.PURGED,
-            tenant=tenant,
-            detail={"count": len(deleted), "token_ids": deleted[:1000]},
-        )
+        audit.record_many(AuditAction.PURGED, who, detail={"count": len(deleted)})
         signals.send_on_commit(
             signals.tokens_purged,
             token_ids=deleted,
@@ -416,6 +414,14 @@ def purge(
             source=origin.source,
         )
     return deleted
+
+
+def record_refresh_failure(row: ZohoToken, code: str) -> None:
+    """Audit a refresh Zoho did not answer usefully (unreachable, 5xx, throttled)."""
+    with transaction.atomic(using=token_db()):
+        audit.record(
+            AuditAction.REFRESH_FAILED, token=row, outcome="error", detail={"zoho_error": code}
+        )
 
 
 def mark_invalid(row: ZohoToken, reason: str) -> None:

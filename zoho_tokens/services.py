@@ -43,7 +43,7 @@ from zoho_tokens.exceptions import (
     ZohoTokensError,
     ZohoUnreachable,
 )
-from zoho_tokens.models import AuditAction, ZohoToken, token_db
+from zoho_tokens.models import AuditAction, TokenStatus, ZohoToken, token_db
 from zoho_tokens.zohosdk import OAuthToken, UserSignature
 
 __all__ = [
@@ -123,6 +123,7 @@ def exchange_grant(
         user_name = oauth_client.current_user_name(api_domain, answer.access_token)
     except ZohoError as exc:
         failure = ZohoRequestFailed.from_zoho(exc)
+        _grant_failed(str(exc.code), tenant=tenant, source=source, actor=actor)
     if failure is not None:
         raise failure
 
@@ -151,6 +152,14 @@ def exchange_grant(
     row = ZohoToken.objects.get(pk=token.get_id())
     _ = row.refresh_token, row.access_token  # read back: fails loudly if not decryptable
     return row
+
+
+def _grant_failed(code: str, *, tenant: str, source: str, actor: Any) -> None:
+    """Audit a grant exchange Zoho refused or did not answer (no token id: nothing stored)."""
+    with signals.origin(source, actor), transaction.atomic(using=token_db()):
+        audit.record(
+            AuditAction.GRANT_FAILED, tenant=tenant, outcome="error", detail={"zoho_error": code}
+        )
 
 
 def _check_database() -> None:
@@ -481,7 +490,12 @@ def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Rev
 
 def _revoke_failed(row: ZohoToken, error: str) -> None:
     with transaction.atomic(using=token_db()):
-        audit.record(AuditAction.REVOKE_FAILED, token=row, outcome="error", detail={"error": error})
+        audit.record(
+            AuditAction.REVOKE_FAILED,
+            token=row,
+            outcome="error",
+            detail={"error": error, "zoho_error": error},
+        )
 
 
 def revoke_tokens(
@@ -511,24 +525,34 @@ class PurgeSelection:
     older_than_days: int | None = None
     everything: bool = False
     tenant: str | None = None
+    #: ``TokenStatus`` values (``with_status_in``: the rule the admin and ``list`` use);
+    #: ``invalid=True`` is ``statuses=("invalid",)``.
+    statuses: tuple[str, ...] = ()
 
     def problem(self) -> str:
         """Why this selection is refused ("" when it is fine): a purge needs a criterion."""
-        criteria = self.invalid or self.older_than_days is not None
+        unknown = sorted(set(self.statuses) - set(TokenStatus.values))
+        if unknown:
+            return (
+                f"unknown status {', '.join(unknown)}: use one of {', '.join(TokenStatus.values)}"
+            )
+        criteria = self.invalid or bool(self.statuses) or self.older_than_days is not None
         if not criteria and not self.everything:
             return (
-                "refusing to purge without a criterion: pass --invalid, --older-than DAYS or --all"
+                "refusing to purge without a criterion: pass --status STATUS, --invalid, "
+                "--older-than DAYS or --all"
             )
         if criteria and self.everything:
-            return "--all cannot be combined with --invalid or --older-than"
+            return "--all cannot be combined with --status, --invalid or --older-than"
         return ""
 
     def queryset(self) -> QuerySet:
         selected = ZohoToken.objects.all()
         if self.tenant is not None:
             selected = selected.for_tenant(self.tenant)
-        if self.invalid:
-            selected = selected.invalid()
+        statuses = {*self.statuses, *([TokenStatus.INVALID.value] if self.invalid else [])}
+        if statuses:
+            selected = selected.with_status_in(*sorted(statuses))
         if self.older_than_days is not None:
             selected = selected.not_updated_since(self.older_than_days)
         return selected.order_by("tenant", "user_name", "id")

@@ -11,21 +11,25 @@ from typing import Any
 
 from zoho_tokens import services
 from zoho_tokens.management.cli import confirm, describe, interactive
+from zoho_tokens.models import TokenStatus
 
 HELP = (
-    "Delete stored tokens locally (no call to Zoho) by criteria: --invalid, --older-than, "
-    "--all; --dry-run lists what would go."
+    "Delete stored tokens locally (no call to Zoho) by criteria: --status, --invalid, "
+    "--older-than, --all; --dry-run lists what would go."
 )
 
 EPILOG = """\
 examples:
   manage.py zoho_tokens purge --invalid --dry-run        list tokens Zoho rejected
   manage.py zoho_tokens purge --invalid --yes            delete them
+  manage.py zoho_tokens purge --status incomplete --yes  rows with no refresh token, no user
   manage.py zoho_tokens purge --older-than 90 --yes      not saved or refreshed in 90 days
   manage.py zoho_tokens purge --all --tenant acme --yes  every token of tenant acme
 
---invalid and --older-than combine with AND. Purged tokens stay valid at Zoho until they
-expire or are revoked there; use 'revoke' to cut a connection off."""
+--status is the STATUS column of 'list' and the admin's status filter (the same rule);
+repeat it to select several. --status, --invalid and --older-than combine with AND.
+Purged tokens stay valid at Zoho until they expire or are revoked there; use 'revoke' to
+cut a connection off."""
 
 
 def _days(value: str) -> int:
@@ -38,7 +42,14 @@ def _days(value: str) -> int:
 def add_arguments(parser: Any) -> None:
     describe(parser, HELP, EPILOG)
     parser.add_argument(
-        "--invalid", action="store_true", help="tokens whose refresh token Zoho rejected"
+        "--invalid", action="store_true", help="same as --status invalid (Zoho rejected them)"
+    )
+    parser.add_argument(
+        "--status",
+        action="append",
+        choices=TokenStatus.values,
+        metavar="STATUS",
+        help=f"tokens in this status ({', '.join(TokenStatus.values)}); repeatable",
     )
     parser.add_argument(
         "--older-than",
@@ -58,6 +69,7 @@ def handle(command: Any, options: dict[str, Any]) -> int:
         older_than_days=options.get("older_than"),
         everything=bool(options.get("all")),
         tenant=options.get("tenant"),
+        statuses=tuple(options.get("status") or ()),
     )
     if problem := selection.problem():
         command.stderr.write(problem)
