@@ -413,9 +413,14 @@ def test_cron_all_tenants_command_in_a_real_process(fake_zoho, zoho, manage):
     with schema_context("beta"):
         assert ZohoToken.objects.get().expiry_time > now_ms() + 3_000_000
 
-    fake_zoho.add_refresh_token(acme.refresh_token)  # failing no more: exit 0
+    # Zoho refused acme's token: it is invalid, and every later sweep says so (exit 1) until
+    # it is reconnected; then the sweep is clean again.
     again = manage("all_tenants_command", "zoho_tokens", "refresh", "--expiring-within", "7200")
-    assert again.returncode == 0, (again.stdout, again.stderr)
+    assert again.returncode == 1, (again.stdout, again.stderr)
+    assert "1 invalid (reconnect them" in again.stdout
+    login_in(manage, "acme", fake_zoho, "ann@acme.example", "700000001")
+    clean = manage("all_tenants_command", "zoho_tokens", "refresh", "--expiring-within", "7200")
+    assert clean.returncode == 0, (clean.stdout, clean.stderr)
 
 
 @tenant_mode
@@ -438,7 +443,8 @@ def test_for_each_schema_returns_one_report_per_schema(fake_zoho, zoho):
     results = {r.schema: r for r in for_each_schema(sweep, include_public=True)}
     assert sorted(results) == ["acme", "beta", "public"]
     assert results["public"].skipped and not results["public"].ok
-    assert not results["acme"].result.ok and results["acme"].result.failed == 1
+    acme_report = results["acme"].result
+    assert not acme_report.ok and acme_report.count(services.RefreshStatus.INVALID) == 1
     assert results["beta"].ok and results["beta"].result.refreshed == 1
     _assert_swept(acme, beta)
     assert [r.schema for r in for_each_schema(lambda: None)] == ["acme", "beta"]
