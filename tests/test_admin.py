@@ -421,6 +421,11 @@ def test_data_center_and_tenant_filters(admin_client, zoho_settings_for):
     assert shown("?data_center=eu") == {eu.pk}
     assert shown("?data_center=au") == {au.pk}
     assert shown("?data_center=other") == {odd.pk}
+    fake = ZohoTokenFactory(api_domain=zoho_settings_for["API_DOMAIN"])  # the fake Zoho's
+    assert shown("?data_center=fake") == {fake.pk}
+    assert shown("?data_center=other") == {odd.pk}  # the fake is not "unknown"
+    choices = admin_client.get(changelist_url()).content.decode()
+    assert "fake Zoho (demo)" in choices and "other / unknown" in choices
     assert shown("?tenant=acme") == {us.pk}
     assert shown("?q=acme") == {us.pk}
 

@@ -36,7 +36,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from zoho_tokens import services
-from zoho_tokens.datacenters import DATA_CENTERS, data_center_label, data_center_of
+from zoho_tokens.datacenters import (
+    DATA_CENTERS,
+    FAKE_LABEL,
+    data_center_label,
+    data_center_of,
+    is_fake,
+)
 from zoho_tokens.exceptions import ZohoTokensError
 from zoho_tokens.forms import ConnectForm
 from zoho_tokens.models import (
@@ -179,17 +185,30 @@ def _data_center_q(name: str) -> Q:
 
 
 class DataCenterFilter(admin.SimpleListFilter):
-    """Data center derived from ``api_domain`` (``conf.data_center_of``); one query to list."""
+    """Data center derived from ``api_domain`` (``conf.data_center_of``); one query to list.
+
+    The bundled fake Zoho that the settings point at (the demo, tests) is its own choice,
+    "fake Zoho (demo)", apart from "other / unknown".
+    """
 
     title = _("data center")
     parameter_name = "data_center"
     OTHER = "other"
+    FAKE = "fake"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         domains = model_admin.get_queryset(request).values_list("api_domain", flat=True)
-        found = {data_center_of(d) for d in domains.distinct().order_by()}
+        unknown = set()
+        found = set()
+        for domain in domains.distinct().order_by():
+            dc = data_center_of(domain)
+            found.add(dc)
+            if dc is None:
+                unknown.add(self.FAKE if is_fake(domain) else self.OTHER)
         choices: list[tuple[str, Any]] = [(n, n.upper()) for n in DATA_CENTERS if n in found]
-        if None in found:
+        if self.FAKE in unknown:
+            choices.append((self.FAKE, FAKE_LABEL))
+        if self.OTHER in unknown:
             choices.append((self.OTHER, _("other / unknown")))
         return choices
 
@@ -197,11 +216,16 @@ class DataCenterFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return None
-        if value == self.OTHER:
+        if value in (self.OTHER, self.FAKE):
             known = Q()
             for name in DATA_CENTERS:
                 known |= _data_center_q(name)
-            return queryset.exclude(known)
+            unknown = queryset.exclude(known)
+            domains = unknown.values_list("api_domain", flat=True).distinct().order_by()
+            fake = [d for d in domains if is_fake(d)]
+            if value == self.FAKE:
+                return unknown.filter(api_domain__in=fake)
+            return unknown.exclude(api_domain__in=fake)
         if value in DATA_CENTERS:
             return queryset.filter(_data_center_q(value))
         return queryset.none()
