@@ -73,7 +73,7 @@ def label(row: ZohoToken) -> str:
 # -- grant exchange ----------------------------------------------------------------------------
 
 
-@sensitive_variables("grant_token", "client_secret", "answer", "token", "_")
+@sensitive_variables("grant_token", "client_secret", "answer", "_")
 def exchange_grant(
     grant_token: str,
     *,
@@ -96,6 +96,45 @@ def exchange_grant(
     grant_token = (grant_token or "").strip()
     if not grant_token:
         raise ServiceError("no grant token given: generate one in the Zoho API console")
+    client_id, client_secret = _client_credentials(client_id, client_secret)
+    redirect_url = redirect_url or zoho_settings.REDIRECT_URL
+    base = (accounts_url or "").rstrip("/") or accounts_base_url(data_center)
+    _check_database()
+    failure: ZohoTokensError | None = None
+    try:
+        answer = oauth_client.exchange_grant(
+            base,
+            code=grant_token,
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_url=redirect_url,
+        )
+        api_domain = answer.api_domain or api_domain_for(data_center, environment)
+        user_name = oauth_client.current_user_name(api_domain, answer.access_token)
+    except ZohoError as exc:
+        failure = ZohoRequestFailed.from_zoho(exc)
+        _grant_failed(str(exc.code), tenant=tenant, source=source, actor=actor)
+    if failure is not None:
+        raise failure
+    token = OAuthToken(
+        client_id=client_id,
+        client_secret=client_secret,
+        grant_token=grant_token,
+        refresh_token=answer.refresh_token,
+        redirect_url=redirect_url,
+    )
+    token.set_access_token(answer.access_token)
+    token.set_expires_in(str(answer.expiry_time))
+    token.set_api_domain(api_domain)
+    token.set_user_signature(UserSignature(user_name))
+    row = _store_exchanged(token, tenant, accounts_url=base, source=source, actor=actor)
+    _ = row.refresh_token, row.access_token  # read back: fails loudly if not decryptable
+    return row
+
+
+@sensitive_variables("client_secret")
+def _client_credentials(client_id: str | None, client_secret: str | None) -> tuple[str, str]:
+    """The given client id and secret, or the settings'; a clear error naming the setting."""
     client_id = client_id or zoho_settings.CLIENT_ID
     client_secret = client_secret or zoho_settings.CLIENT_SECRET
     if not client_id:
@@ -107,40 +146,20 @@ def exchange_grant(
             "no client secret: pass --client-secret or set ZOHO_TOKENS['CLIENT_SECRET'] "
             "(env ZOHO_CLIENT_SECRET)"
         )
-    base = (accounts_url or "").rstrip("/") or accounts_base_url(data_center)
-    default_domain = api_domain_for(data_center, environment)
-    _check_database()
-    failure: ZohoTokensError | None = None
-    try:
-        answer = oauth_client.exchange_grant(
-            base,
-            code=grant_token,
-            client_id=client_id,
-            client_secret=client_secret,
-            redirect_url=redirect_url or zoho_settings.REDIRECT_URL,
-        )
-        api_domain = answer.api_domain or default_domain
-        user_name = oauth_client.current_user_name(api_domain, answer.access_token)
-    except ZohoError as exc:
-        failure = ZohoRequestFailed.from_zoho(exc)
-        _grant_failed(str(exc.code), tenant=tenant, source=source, actor=actor)
-    if failure is not None:
-        raise failure
+    return client_id, client_secret
 
-    token = OAuthToken(
-        client_id=client_id,
-        client_secret=client_secret,
-        grant_token=grant_token,
-        refresh_token=answer.refresh_token,
-        redirect_url=redirect_url or zoho_settings.REDIRECT_URL,
-    )
-    token.set_access_token(answer.access_token)
-    token.set_expires_in(str(answer.expiry_time))
-    token.set_api_domain(api_domain)
-    token.set_user_signature(UserSignature(user_name))
+
+@sensitive_variables("token")
+def _store_exchanged(
+    token: OAuthToken, tenant: str, *, accounts_url: str, source: str, actor: Any
+) -> ZohoToken:
+    """Save a freshly exchanged token through the core write model; one-line errors only."""
+    failure: ServiceError | None = None
     with signals.origin(source, actor):
         try:
-            rows.save(token, tenant or "", accounts_server=trusted_accounts_url(base) or None)
+            rows.save(
+                token, tenant or "", accounts_server=trusted_accounts_url(accounts_url) or None
+            )
         except TokenStoreError as exc:
             failure = ServiceError(f"could not store the connection: {exc.error_message}")
         except DatabaseError as exc:
@@ -149,9 +168,7 @@ def exchange_grant(
             )
     if failure is not None:
         raise failure
-    row = ZohoToken.objects.get(pk=token.get_id())
-    _ = row.refresh_token, row.access_token  # read back: fails loudly if not decryptable
-    return row
+    return ZohoToken.objects.get(pk=token.get_id())
 
 
 def _grant_failed(code: str, *, tenant: str, source: str, actor: Any) -> None:
