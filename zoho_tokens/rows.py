@@ -270,14 +270,7 @@ def _upsert(token: OAuthToken, tenant: str, accounts_server: str | None = None) 
         query |= primary
     if name:
         query |= Q(user_name=name)
-    rows = [
-        r
-        for r in ZohoToken.objects.for_tenant(tenant)
-        .select_for_update()
-        .filter(query)
-        .order_by("created_at", "id")
-        if r.tenant == tenant  # exactly: a loose MySQL collation may match "ACME" to "acme"
-    ]
+    rows = _locked(tenant, query)
     row = next((r for r in rows if predicate is not None and predicate(r)), None)
     if row is not None:
         fill(token, row)
@@ -304,16 +297,7 @@ def _upsert(token: OAuthToken, tenant: str, accounts_server: str | None = None) 
         ZohoToken.objects.filter(pk__in=[r.pk for r in replaced]).delete()
 
     old_access, old_refresh = row.access_token_checksum, row.refresh_token_checksum
-    row.user_name = name or None
-    # The secrets go from the token to the row without a local holding them (error reports
-    # show every frame's locals).
-    for field, _limit in TEXT_FIELDS:
-        setattr(row, field, getattr(token, f"get_{field}")() or "")
-    row.expiry_time = expiry_time
-    if accounts_server:
-        row.accounts_server = accounts_server
-    elif not row.accounts_server:
-        row.accounts_server = issuing_server(row.api_domain)
+    _copy(token, row, name, expiry_time, accounts_server)
     new_access = crypto.checksum(token.get_access_token())
     new_refresh = crypto.checksum(token.get_refresh_token())
     if row.invalid_reason and (new_access != old_access or new_refresh != old_refresh):
@@ -327,6 +311,40 @@ def _upsert(token: OAuthToken, tenant: str, accounts_server: str | None = None) 
         and signals.current_origin().operation != "import"
     )
     _announce_save(row, created, refreshed, exchanged, replaced)
+
+
+def _locked(tenant: str, query: Q) -> list[ZohoToken]:
+    """The tenant's rows matching ``query``, locked until the caller's transaction ends."""
+    return [
+        r
+        for r in ZohoToken.objects.for_tenant(tenant)
+        .select_for_update()
+        .filter(query)
+        .order_by("created_at", "id")
+        if r.tenant == tenant  # exactly: a loose MySQL collation may match "ACME" to "acme"
+    ]
+
+
+def _copy(
+    token: OAuthToken,
+    row: ZohoToken,
+    name: str | None,
+    expiry_time: int | None,
+    accounts_server: str | None,
+) -> None:
+    """Put the token's values on the row (the row's setters encrypt and checksum them).
+
+    The secrets go from the token to the row without a local holding them (error reports
+    show every frame's locals).
+    """
+    row.user_name = name or None
+    for field, _limit in TEXT_FIELDS:
+        setattr(row, field, getattr(token, f"get_{field}")() or "")
+    row.expiry_time = expiry_time
+    if accounts_server:
+        row.accounts_server = accounts_server
+    elif not row.accounts_server:
+        row.accounts_server = issuing_server(row.api_domain)
 
 
 def _announce_save(
