@@ -183,9 +183,10 @@ class DriverFloorBench:
         query, _ = rows.match(probe(0))
         assert query is not None
         store.lookup("", query)  # compiles and caches the lookup's SQL
-        sql, order = store._sql_cache[(token_db(), query.connector, ("user_name",))]
-        self.order = order
-        self.sql = self._placeholders(sql)
+        sql = store._sql_cache[(token_db(), query.connector, ("user_name",))]
+        if connection.vendor == "sqlite":  # sqlite3 takes named parameters as :name
+            sql = sql % {"p0": ":p0", "p1": ":p1"}
+        self.sql = sql
         table = ZohoToken._meta.db_table
         self.update = self._placeholders(f"UPDATE {table} SET expiry_time = %s WHERE id = %s")
         self.conn = connection.get_new_connection(connection.get_connection_params())
@@ -203,8 +204,7 @@ class DriverFloorBench:
         self.count = size  # the django bench seeded the rows
 
     def find(self, n: int, i: int) -> None:
-        values = ["", user(n)]
-        self.cursor.execute(self.sql, [values[k] for k in self.order])
+        self.cursor.execute(self.sql, {"p0": "", "p1": user(n)})
         assert self.cursor.fetchall()
 
     def save(self, n: int, i: int) -> None:
