@@ -9,6 +9,9 @@ Stores compared at 10, 1k, 10k and 100k stored tokens (median µs per call):
 - ``django``: ``DjangoTokenStore`` on the database of ``project.settings`` (``DATABASE_URL``;
   default a scratch SQLite file in /tmp). Its tables are emptied: the database name must
   contain ``bench``. Values are encrypted at rest; the timing includes decryption.
+- ``driver``: the floor of that same database: its raw driver (sqlite3, psycopg, MySQLdb) on
+  one open connection running the very indexed select ``find_token`` runs; the ratio
+  store / floor is printed and kept in ``find_over_floor`` (needs ``django`` in ``--only``).
 - ``file``: the SDK's ``FileStore`` (a CSV file).
 - ``kaizen``: a store written the way the Zoho Kaizen #192 sample is: a new sqlite3
   connection per call, lookup on an unindexed ``user_name`` column, plaintext.
@@ -62,7 +65,7 @@ from zohocrmsdk.src.com.zoho.api.authenticator.store.file_store import FileStore
 from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature  # noqa: E402
 
 from zoho_tokens import crypto  # noqa: E402
-from zoho_tokens.models import SDK_COLUMNS, TokenAuditEvent, ZohoToken  # noqa: E402
+from zoho_tokens.models import SDK_COLUMNS, TokenAuditEvent, ZohoToken, token_db  # noqa: E402
 from zoho_tokens.store import DjangoTokenStore  # noqa: E402
 
 COLUMNS = list(SDK_COLUMNS)
@@ -162,6 +165,51 @@ class DjangoBench:
 
     def save(self, n: int, i: int) -> None:
         self.store.save_token(update_token(n, i))
+
+
+class DriverFloorBench:
+    """``driver``: the floor of the Django database itself: its raw driver (sqlite3, psycopg,
+    MySQLdb) on one open connection, running the very SQL ``find_token`` runs (the store's
+    cached, indexed select of the user's row) and nothing else: no decryption, no SDK token.
+
+    ``save`` is the least an update costs there: one indexed UPDATE and a commit. It shares
+    the rows the ``django`` bench seeded (run both).
+    """
+
+    def __init__(self) -> None:
+        from zoho_tokens import rows, store
+
+        self.label = f"driver floor ({connection.vendor})"
+        query, _ = rows.match(probe(0))
+        assert query is not None
+        store.lookup("", query)  # compiles and caches the lookup's SQL
+        sql = store._sql_cache[(token_db(), query.connector, ("user_name",))]
+        if connection.vendor == "sqlite":  # sqlite3 takes named parameters as :name
+            sql = sql % {"p0": ":p0", "p1": ":p1"}
+        self.sql = sql
+        table = ZohoToken._meta.db_table
+        self.update = self._placeholders(f"UPDATE {table} SET expiry_time = %s WHERE id = %s")
+        self.conn = connection.get_new_connection(connection.get_connection_params())
+        if connection.vendor == "sqlite":  # the same journal settings as the Django database
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.cursor = self.conn.cursor()
+        self.count = 0
+
+    @staticmethod
+    def _placeholders(sql: str) -> str:
+        return sql.replace("%s", "?") if connection.vendor == "sqlite" else sql
+
+    def grow(self, size: int) -> None:
+        self.count = size  # the django bench seeded the rows
+
+    def find(self, n: int, i: int) -> None:
+        self.cursor.execute(self.sql, {"p0": "", "p1": user(n)})
+        assert self.cursor.fetchall()
+
+    def save(self, n: int, i: int) -> None:
+        self.cursor.execute(self.update, [int(FAR) + i, str(10**15 + n)])
+        self.conn.commit()
 
 
 class FileBench:
@@ -343,7 +391,7 @@ def draw(results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,1000,10000,100000")
-    parser.add_argument("--only", default="django,file,kaizen,floor,dbstore")
+    parser.add_argument("--only", default="django,driver,file,kaizen,floor,dbstore")
     parser.add_argument("--lookups", type=int, default=2000, help="find calls per size (max)")
     parser.add_argument("--saves", type=int, default=300, help="save calls per size (max)")
     parser.add_argument("--budget", type=float, default=5.0, help="seconds per measurement")
@@ -358,6 +406,10 @@ def main() -> None:
     benches = []
     if "django" in only:
         benches.append(DjangoBench())
+    if "driver" in only:
+        if "django" not in only:
+            sys.exit("--only driver needs django too: it reads the rows the django bench seeds")
+        benches.append(DriverFloorBench())
     if "file" in only:
         benches.append(FileBench(workdir))
     if "kaizen" in only:
@@ -402,6 +454,18 @@ def main() -> None:
                 skipped[bench.label] = size
     for label, size in skipped.items():
         print(f"note: {label} skipped above {size} tokens (a call would take over {args.cap} s)")
+    ratios = results.setdefault("find_over_floor", {})
+    for bench in benches:
+        if isinstance(bench, DriverFloorBench):
+            vendor = connection.vendor
+            store = results["stores"][f"DjangoTokenStore ({vendor})"]
+            floor = results["stores"][bench.label]
+            ratios[vendor] = {
+                str(size): round(store[str(size)]["find_us"] / floor[str(size)]["find_us"], 2)
+                for size in sizes
+                if str(size) in store and str(size) in floor
+            }
+            print(f"find_token / driver floor on {vendor}: {ratios[vendor]}")
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     if not args.no_chart:
         draw(results)

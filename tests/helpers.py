@@ -130,13 +130,20 @@ def kill_own_connection() -> None:
     if connection.vendor == "sqlite":
         connection.connection.close()  # the sqlite3 connection under Django's wrapper
         return
-    own_id, kill = OWN_CONNECTION[connection.vendor]
+    own_id, _kill = OWN_CONNECTION[connection.vendor]
     with connection.cursor() as cursor:
         cursor.execute(own_id)
         pid = int(cursor.fetchone()[0])
+    kill_connection(pid)
+
+
+def kill_connection(server_id: int) -> None:
+    """Kill one connection of this test run (e.g. a worker's, by the id it reported) from a
+    connection of our own, as a database restart or an idle-timeout reaper would."""
+    _own_id, kill = OWN_CONNECTION[connection.vendor]
     other = connection.copy()
     with other.cursor() as cursor:
-        cursor.execute(kill.format(pid))
+        cursor.execute(kill.format(int(server_id)))
     other.close()
 
 

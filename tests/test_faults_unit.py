@@ -167,3 +167,23 @@ def test_check_warns_when_a_router_reads_tokens_elsewhere(settings):
     assert isinstance(messages[0], CheckWarning) and "'replica'" in messages[0].msg
     settings.ZOHO_TOKENS = {"DATABASE": "nope"}
     assert [m.id for m in checks.check_token_database()] == [checks.CheckId.UNKNOWN_DATABASE]
+
+
+def test_a_failure_backoff_ends_when_the_token_stops_being_usable(fake_zoho, in_window):
+    """Zoho may be back before the backoff ends: one worker asks again at the last moment
+    the SDK would still use the token, instead of every call failing until the backoff ends."""
+    row = in_window(expires_in_ms=8_000)  # usable by the SDK for 3 s more
+    fake_zoho.fail_mode = "500"
+    find(row)
+    stored = ZohoToken.objects.get(pk=row.pk)
+    assert stored.refresh_backoff_until == row.expiry_time - 5_000  # not 5 s (± 20 %) from now
+    fake_zoho.fail_mode = None
+    ZohoToken.objects.filter(pk=row.pk).update(expiry_time=now_ms() + 4_000)
+    ZohoToken.objects.filter(pk=row.pk).update(refresh_backoff_until=now_ms() - 1)
+    assert find(row).get_access_token() != row.access_token  # asked again, and got one
+    # Past that moment the backoff grows as before (the token is no longer usable anyway).
+    row = in_window(expires_in_ms=2_000)
+    fake_zoho.fail_mode = "500"
+    with pytest.raises(TokenStoreError):
+        find(row)
+    assert ZohoToken.objects.get(pk=row.pk).refresh_backoff_until - now_ms() >= 3_800

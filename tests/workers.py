@@ -16,7 +16,11 @@ import argparse
 import contextlib
 import json
 import os
+import queue
+import signal
 import sys
+import threading
+import time
 import traceback
 from typing import Any
 
@@ -168,6 +172,111 @@ def find(args: argparse.Namespace) -> None:
             _report(ok=False, error=_error(exc))
 
 
+def _db_id() -> int | None:
+    """This process's server-side connection id (PostgreSQL backend pid, MariaDB thread id)."""
+    from django.db import connection
+
+    query = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}
+    if connection.vendor not in query:
+        return None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(query[connection.vendor])
+            return int(cursor.fetchone()[0])
+    except Exception:
+        return None
+
+
+RUN_SECONDS = 0.25
+
+
+def _record(runs: list[list[Any]], start: float, end: float, ok: bool, error: str) -> None:
+    """Calls as runs of equal outcome (times in epoch seconds), each within ``RUN_SECONDS``:
+    ``[first call's start, first call's end, last call's start, ok, count, first error]``."""
+    last = runs[-1] if runs else None
+    if (
+        last is not None
+        and last[3] == ok
+        and (ok or last[5] == error)
+        and start - last[0] < RUN_SECONDS
+    ):
+        runs[-1][2] = start
+        runs[-1][4] += 1
+    else:
+        runs.append([start, end, start, ok, 1, error])
+
+
+def loop(args: argparse.Namespace) -> None:
+    """Store calls in a loop, as a long-lived (Celery-like) worker makes them.
+
+    ``go`` starts calling ``DjangoTokenStore().find_token`` by user name every ``--interval``
+    seconds, outside any request cycle (nobody calls ``close_old_connections``); ``stop``
+    ends the loop and prints the calls as runs of equal outcome with their start times
+    (epoch seconds). A call is ok when it hands out an access token that has not expired.
+    The first line is ``{"hello": true, "pid": ..., "db_id": ...}``. On SQLite, SIGUSR1
+    closes the process's own sqlite3 connection under Django (a lost database handle).
+    """
+    _setup_django()
+    from django.db import connection
+    from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
+    from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
+
+    from zoho_tokens.store import DjangoTokenStore
+
+    def lose_connection(*_: Any) -> None:
+        if connection.vendor == "sqlite" and connection.connection is not None:
+            connection.connection.close()
+
+    signal.signal(signal.SIGUSR1, lose_connection)
+    connection.ensure_connection()
+    commands: queue.Queue[str] = queue.Queue()
+
+    def read_commands() -> None:
+        for line in sys.stdin:
+            commands.put(line.strip())
+        commands.put("quit")
+
+    _report(hello=True, pid=os.getpid(), db_id=_db_id())
+    print("ready", flush=True)
+    threading.Thread(target=read_commands, daemon=True).start()
+    store = DjangoTokenStore()
+    while True:
+        command = commands.get()
+        if command == "quit":
+            return
+        if command != "go":
+            continue
+        runs: list[list[Any]] = []
+        longest = 0.0
+        while True:
+            with contextlib.suppress(queue.Empty):
+                command = commands.get_nowait()
+            if command in ("stop", "quit"):
+                break
+            start = time.time()
+            try:
+                found = store.find_token(OAuthToken(user_signature=UserSignature(args.user)))
+                expiry = int(found.get_expires_in()) if found is not None else 0
+                ok = expiry > time.time() * 1000
+                error = "" if ok else ("not found" if found is None else "expired token")
+            except Exception as exc:
+                ok, error = False, _error(exc)
+            end = time.time()
+            longest = max(longest, end - start)
+            _record(runs, start, end, ok, error)
+            time.sleep(args.interval)
+        _report(
+            pid=os.getpid(),
+            db_id=_db_id(),
+            runs=runs,
+            calls=sum(r[4] for r in runs),
+            failed=sum(r[4] for r in runs if not r[3]),
+            longest_call=round(longest, 3),
+        )
+        if command == "quit":
+            return
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.workers")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +301,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--user", required=True)
     p.set_defaults(func=find)
 
+    p = sub.add_parser("loop", help="find_token in a loop between go and stop")
+    p.add_argument("--user", required=True)
+    p.add_argument("--interval", type=float, default=0.01)
+    p.set_defaults(func=loop)
+
     args = parser.parse_args(argv)
     try:
         args.func(args)
@@ -201,6 +315,34 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # -- parent side ---------------------------------------------------------------------------
+
+
+def calls_in(reports: list[dict[str, Any]], start: float, end: float, *, ok: bool) -> int:
+    """Calls of ``loop`` reports that started in [start, end) and succeeded (``ok``) or not
+    (to ``RUN_SECONDS``: a run is counted by its first call's start)."""
+    return sum(r[4] for rep in reports for r in rep["runs"] if r[3] == ok and start <= r[0] < end)
+
+
+def errors_in(reports: list[dict[str, Any]]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for rep in reports:
+        for r in rep["runs"]:
+            if not r[3]:
+                found[r[5][:160]] = found.get(r[5][:160], 0) + r[4]
+    return found
+
+
+def first_success_after(reports: list[dict[str, Any]], t: float) -> float | None:
+    """When the first call that succeeded after ``t`` ended (``t`` itself when calls were
+    succeeding across ``t``); None if none did."""
+    ends = []
+    for rep in reports:
+        for r in rep["runs"]:
+            if r[3] and r[1] >= t:
+                ends.append(r[1])
+            elif r[3] and r[2] >= t:
+                ends.append(t)  # succeeding across t
+    return min(ends) if ends else None
 
 
 class Workers:
@@ -217,6 +359,7 @@ class Workers:
         root = str(Path(__file__).resolve().parent.parent)
         full_env = {**os.environ, **env, "PYTHONPATH": root}
         self.timeout = timeout
+        self._lines: dict[int, queue.Queue[str]] = {}
         self.procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "tests.workers", *argv],
@@ -242,18 +385,48 @@ class Workers:
         return self
 
     def _readline(self, proc: Any) -> str:
-        import select
+        # One reader thread per worker: select() on the pipe would miss lines already in
+        # the reader's buffer (two lines written at once).
+        if proc.pid not in self._lines:
+            lines: queue.Queue[str] = queue.Queue()
+            self._lines[proc.pid] = lines
 
-        ready, _, _ = select.select([proc.stdout], [], [], self.timeout)
-        line = proc.stdout.readline() if ready else ""
+            def pump() -> None:
+                with contextlib.suppress(ValueError, OSError):
+                    for line in proc.stdout:
+                        lines.put(line)
+                lines.put("")
+
+            threading.Thread(target=pump, daemon=True).start()
+        try:
+            line = self._lines[proc.pid].get(timeout=self.timeout)
+        except queue.Empty:
+            line = ""
         if not line:
             proc.kill()
             raise RuntimeError(f"worker {proc.pid} died or hung: {proc.stderr.read()[-2000:]}")
         return line.strip()
 
-    def send(self, proc: Any) -> None:
-        proc.stdin.write("go\n")
+    def send(self, proc: Any, command: str = "go") -> None:
+        proc.stdin.write(command + "\n")
         proc.stdin.flush()
+
+    def hello(self, proc: Any) -> dict[str, Any]:
+        """The first line of a ``loop`` worker: its pid and database connection id."""
+        return next(h for h in self.early if h.get("hello") and h["pid"] == proc.pid)
+
+    def start_all(self) -> float:
+        """``go`` to every worker (``loop``); returns the time it was sent (epoch seconds)."""
+        for proc in self.procs:
+            self.send(proc)
+        return time.time()
+
+    def stop_all(self, procs: list[Any] | None = None) -> list[dict[str, Any]]:
+        """``stop`` to every (living) worker of ``procs``; their reports."""
+        alive = [p for p in (procs or self.procs) if p.poll() is None]
+        for proc in alive:
+            self.send(proc, "stop")
+        return [self.read(proc) for proc in alive]
 
     def read(self, proc: Any) -> dict[str, Any]:
         return json.loads(self._readline(proc))
@@ -265,7 +438,7 @@ class Workers:
 
     def __exit__(self, *exc: Any) -> None:
         for proc in self.procs:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 proc.stdin.close()
         for proc in self.procs:
             try:

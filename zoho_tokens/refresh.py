@@ -16,10 +16,12 @@ Faults cost little:
 - **Backoff, shared through the row.** After a failed refresh (5xx, garbage, timeout,
   unreachable) nobody asks Zoho again for that token until ``refresh_backoff_until``: 5 s,
   doubling per consecutive failure up to 5 min, with ±20 % jitter so workers of many apps
-  do not return in step. "Access Denied" (too many refreshes) holds back for
-  ``THROTTLE_BACKOFF_SECONDS`` (each request would only prolong Zoho's block). Meanwhile
-  callers get the current access token as long as the SDK would still use it (more than 5 s
-  left), and otherwise a clear error. A successful refresh clears the backoff.
+  do not return in step; but no later than the moment the SDK would stop using the current
+  access token (one more request then, in case Zoho is back). "Access Denied" (too many
+  refreshes) holds back for ``THROTTLE_BACKOFF_SECONDS`` (each request would only prolong
+  Zoho's block). Meanwhile callers get the current access token as long as the SDK would
+  still use it (more than 5 s left), and otherwise a clear error. A successful refresh
+  clears the backoff.
 - **A crashed refresher.** The lease lasts ``HTTP_TIMEOUT + LEASE_MARGIN_SECONDS``, just over
   the longest refresh it guards (the Accounts call is bounded by ``HTTP_TIMEOUT`` for reading
   and a few seconds for connecting); waiters wait at least that long, and the first poll after
@@ -246,17 +248,28 @@ def _acquire(row: ZohoToken, seen_expiry: int | None, owner: str, *, force: bool
 
 
 def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
-    """Record a failed refresh and release the lease: nobody asks again for a while."""
+    """Record a failed refresh and release the lease: nobody asks again for a while.
+
+    A failure backoff ends at the latest when the current access token stops being usable
+    (5 s before it expires): Zoho may be back by then, and one more request at that moment
+    spares every call made until the backoff would have ended. Past that moment the backoff
+    grows as usual. A throttle hold-back is never shortened.
+    """
+    now = now_ms()
     if isinstance(exc, Throttled):
         failures, seconds = row.refresh_failures, float(THROTTLE_BACKOFF_SECONDS)
+        until = now + int(seconds * 1000)
     else:
         failures = _reload(row).refresh_failures + 1
-        seconds = backoff_seconds(failures)
+        until = now + int(backoff_seconds(failures) * 1000)
+        last_usable = (row.expiry_time or 0) - SDK_THRESHOLD_MS
+        if now < last_usable < until:
+            until = last_usable
     ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(
         refresh_lease_until=None,
         refresh_lease_owner="",
         refresh_failures=failures,
-        refresh_backoff_until=now_ms() + int(seconds * 1000),
+        refresh_backoff_until=until,
         refresh_error=str(exc.code)[:200],
     )
     rows.record_refresh_failure(row, str(exc.code))

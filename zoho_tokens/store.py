@@ -14,6 +14,7 @@ Every call is one short transaction of one or two queries on Django's own connec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -47,7 +48,8 @@ _COLUMNS = (
 )
 _SECRETS = ("client_secret", "refresh_token", "access_token", "grant_token")
 T = TypeVar("T")
-_sql_cache: dict[tuple, tuple[str, tuple[int, ...]]] = {}
+_sql_cache: dict[tuple, str] = {}
+_FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")  # Django's own (FORMAT_QMARK_REGEX)
 
 
 class StoredRow:
@@ -94,6 +96,22 @@ def _leaves(query: Q) -> list[tuple[str, Any]]:
     return out
 
 
+def named_placeholders(sql: str, indexes: list[int]) -> str:
+    """``sql`` with its n-th ``%s`` as ``%(p<indexes[n]>)s`` (Django's "pyformat" style).
+
+    With a dict of parameters Django's SQLite backend converts placeholders with one ``%``
+    formatting instead of a regular expression over the whole statement, which cost about
+    15 µs per lookup, a quarter of ``find_token``; psycopg and MySQLdb take the dict as is.
+    """
+    pieces = _FORMAT_PLACEHOLDER.split(sql)
+    if len(pieces) != len(indexes) + 1:
+        raise TokenStoreError("internal error: unexpected lookup placeholders")
+    named = [pieces[0]]
+    for index, piece in zip(indexes, pieces[1:], strict=True):
+        named += [f"%(p{index})s", piece]
+    return "".join(named)
+
+
 def lookup(tenant: str, query: Q) -> list[StoredRow]:
     """Rows of ``tenant`` matching ``query`` (oldest first, at most 5), via cached SQL.
 
@@ -121,11 +139,10 @@ def lookup(tenant: str, query: Q) -> list[StoredRow]:
         sql, params = qs.query.sql_with_params()
         if sorted(params) != sorted(markers) or len(params) != len(markers):
             raise TokenStoreError("internal error: unexpected lookup parameters")
-        cached = (sql, tuple(markers.index(p) for p in params))
+        cached = named_placeholders(sql, [markers.index(p) for p in params])
         _sql_cache[shape] = cached
-    sql, order = cached
     with connections[alias].cursor() as cursor:
-        cursor.execute(sql, [values[i] for i in order])
+        cursor.execute(cached, {f"p{i}": value for i, value in enumerate(values)})
         found = [StoredRow(row) for row in cursor.fetchall()]
     return [row for row in found if row.tenant == tenant]
 
