@@ -25,7 +25,10 @@ from tests.helpers import (
 )
 from zoho_tokens import crypto
 from zoho_tokens.conf import zoho_settings
+from zoho_tokens.datacenters import DATA_CENTERS
+from zoho_tokens.datacenters import DataCenter as ZohoDataCenter
 from zoho_tokens.store import DjangoTokenStore
+from zoho_tokens.testing import FakeZoho
 
 pytest_plugins = ["zoho_tokens.testing.pytest_plugin"]
 
@@ -181,3 +184,12 @@ def browser():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def eu(monkeypatch):
+    """A second fake Zoho playing the EU data center's accounts server."""
+    fake = FakeZoho().start()
+    monkeypatch.setitem(DATA_CENTERS, "eu", ZohoDataCenter("eu", fake.url, "zohoapis.eu"))
+    yield fake
+    fake.stop()

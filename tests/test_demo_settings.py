@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import run_manage
+
 ROOT = Path(__file__).resolve().parent.parent
 OLD_PUBLIC_KEY = "django-insecure-zoho-tokens-demo-only-change-me"
 
@@ -86,15 +88,7 @@ def test_tooling_works_without_a_secret_key(tmp_path):
     env.update(DJANGO_SETTINGS_MODULE="project.settings")
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.sqlite3'}"
     for args in (["makemigrations", "--check", "--dry-run"], ["migrate", "-v", "0"]):
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = run_manage(*args, env=env)
         assert result.returncode == 0, (args, result.stdout, result.stderr)
 
 

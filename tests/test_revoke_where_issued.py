@@ -19,7 +19,6 @@ from django.urls import reverse
 
 from tests.factories import UserFactory, ZohoTokenFactory
 from zoho_tokens import services
-from zoho_tokens.datacenters import DATA_CENTERS, DataCenter
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.testing import FakeZoho
 
@@ -31,14 +30,6 @@ CLIENT_ID, CLIENT_SECRET = "1000.DCCLIENT", "dc-client-secret-0123456789"
 @pytest.fixture
 def home(fake_zoho):
     return fake_zoho
-
-
-@pytest.fixture
-def eu(monkeypatch):
-    fake = FakeZoho().start()
-    monkeypatch.setitem(DATA_CENTERS, "eu", DataCenter("eu", fake.url, "zohoapis.eu"))
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

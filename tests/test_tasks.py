@@ -15,7 +15,6 @@ from cryptography.fernet import Fernet
 
 from tests.helpers import KEY, assert_no_secret, secrets_of
 from zoho_tokens import oauth_client, services, tasks
-from zoho_tokens.datacenters import DATA_CENTERS, DataCenter
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.services import RefreshStatus
 from zoho_tokens.testing import FakeZoho
@@ -36,15 +35,6 @@ def use_up_quota(fake: FakeZoho, row: ZohoToken) -> None:
             client_id=row.client_id,
             client_secret=row.client_secret,
         )
-
-
-@pytest.fixture
-def eu(monkeypatch):
-    """A second fake Zoho playing the EU data center's accounts server."""
-    fake = FakeZoho().start()
-    monkeypatch.setitem(DATA_CENTERS, "eu", DataCenter("eu", fake.url, "zohoapis.eu"))
-    yield fake
-    fake.stop()
 
 
 def test_refresh_expiring_refreshes_only_what_expires_soon(fake_zoho, live_token, capsys):

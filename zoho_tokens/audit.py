@@ -48,23 +48,9 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Write one audit row (in the caller's transaction) unless ``AUDIT_LOG`` is off."""
-    if not zoho_settings.AUDIT_LOG:
-        return
-    origin = signals.current_origin()
     if token is not None:
         token_id, user_name, tenant = token.pk, token.user_name, token.tenant
-    safe = {k: v for k, v in (detail or {}).items() if k in SAFE_DETAIL_KEYS}
-    TokenAuditEvent.objects.create(
-        action=str(action),
-        token_id=token_id or "",
-        user_name=user_name or "",
-        tenant=tenant or "",
-        actor=origin.actor,
-        actor_name=actor_name(origin.actor),
-        source=origin.source,
-        outcome=outcome,
-        detail=safe,
-    )
+    record_many(action, [(token_id, user_name, tenant)], outcome=outcome, detail=detail)
 
 
 def actor_name(actor: Any) -> str:
