@@ -468,7 +468,8 @@ def main() -> None:
         result["quick"] = quick
         result["http_timeout"] = args.http_timeout
         key = f"{backend}{' (quick)' if quick else ''}"
-        results["runs"][key] = result
+        # A run of some faults (--faults) replaces those and keeps the others' last results.
+        results["runs"][key] = result = {**results["runs"].get(key, {}), **result}
         show(key, result, args.http_timeout)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 

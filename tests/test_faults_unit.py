@@ -187,3 +187,18 @@ def test_a_failure_backoff_ends_when_the_token_stops_being_usable(fake_zoho, in_
     with pytest.raises(TokenStoreError):
         find(row)
     assert ZohoToken.objects.get(pk=row.pk).refresh_backoff_until - now_ms() >= 3_800
+
+
+def test_with_the_token_expired_the_backoff_stays_short(fake_zoho, in_window):
+    """Once the access token is unusable every call fails until a refresh succeeds, so a long
+    backoff only delays recovery after an outage: it is capped at 30 s (± 20 %) then, one
+    request per token per half minute, while a usable token backs off up to 5 min."""
+    row = in_window(expires_in_ms=-1_000)
+    ZohoToken.objects.filter(pk=row.pk).update(refresh_failures=6)  # 5 s * 2**6 = 320 s
+    fake_zoho.fail_mode = "500"
+    with pytest.raises(TokenStoreError):
+        find(row)
+    stored = ZohoToken.objects.get(pk=row.pk)
+    assert stored.refresh_failures == 7
+    assert 0.8 * 30_000 - 200 <= stored.refresh_backoff_until - now_ms() <= 1.2 * 30_000
+    assert fake_zoho.counters["requests"] == 1

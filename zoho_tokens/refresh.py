@@ -66,6 +66,9 @@ POLL_SECONDS = 0.05
 THROTTLE_BACKOFF_SECONDS = 60
 BACKOFF_FIRST_SECONDS = 5
 BACKOFF_MAX_SECONDS = 300
+# With the access token already unusable every call fails anyway: a long backoff would only
+# delay recovery after an outage (one request per token per half minute is no storm).
+BACKOFF_MAX_EXPIRED_SECONDS = 30
 BACKOFF_JITTER = 0.2
 LEASE_MARGIN_SECONDS = 4
 
@@ -224,9 +227,10 @@ def _held_back(row: ZohoToken, *, force: bool) -> str:
     )
 
 
-def backoff_seconds(failures: int) -> float:
-    """5 s, 10 s, 20 s ... up to 5 min, ±20 % so that many workers do not return in step."""
-    base = min(BACKOFF_FIRST_SECONDS * 2 ** max(failures - 1, 0), BACKOFF_MAX_SECONDS)
+def backoff_seconds(failures: int, *, cap: float = BACKOFF_MAX_SECONDS) -> float:
+    """5 s, 10 s, 20 s ... up to ``cap`` (5 min), ±20 % so that many workers do not return in
+    step."""
+    base = min(BACKOFF_FIRST_SECONDS * 2 ** max(failures - 1, 0), cap)
     return base * random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)  # noqa: S311
 
 
@@ -253,7 +257,7 @@ def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
     A failure backoff ends at the latest when the current access token stops being usable
     (5 s before it expires): Zoho may be back by then, and one more request at that moment
     spares every call made until the backoff would have ended. Past that moment the backoff
-    grows as usual. A throttle hold-back is never shortened.
+    grows as usual but to at most 30 s. A throttle hold-back is never shortened.
     """
     now = now_ms()
     if isinstance(exc, Throttled):
@@ -261,8 +265,9 @@ def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
         until = now + int(seconds * 1000)
     else:
         failures = _reload(row).refresh_failures + 1
-        until = now + int(backoff_seconds(failures) * 1000)
         last_usable = (row.expiry_time or 0) - SDK_THRESHOLD_MS
+        cap = BACKOFF_MAX_SECONDS if now < last_usable else BACKOFF_MAX_EXPIRED_SECONDS
+        until = now + int(backoff_seconds(failures, cap=cap) * 1000)
         if now < last_usable < until:
             until = last_usable
     ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(
