@@ -125,7 +125,10 @@ def test_zoho_failing_refreshes_are_bounded_while_the_token_is_valid(
             no_failures(reports)
             stored = ZohoToken.objects.get(pk=row.pk)
             assert stored.access_token == row.access_token  # nothing refreshed: Zoho failed
-            assert stored.refresh_failures >= 1 and stored.refresh_backoff_until > now_ms()
+            # A backoff was recorded. Not "still running": one of 4-6 s may end just before
+            # the stop, before any worker called again (a flake under load).
+            assert stored.refresh_failures >= 1, (mode, stored.refresh_error)
+            assert stored.refresh_backoff_until is not None, mode
     assert all(1 <= n <= 2 for n in asked.values()), asked
 
 
