@@ -141,7 +141,9 @@ class ZohoTokensSettings:
         return value
 
     def reload(self) -> None:
-        for attr in self._cached:
+        # Every setting name, not only the cached ones: a value set on the object from outside
+        # (a test's monkeypatch restoring it after a reload) must not outlive the reload.
+        for attr in self._cached | (self.__dict__.keys() & self.defaults.keys()):
             delattr(self, attr)
         self._cached.clear()
         if hasattr(self, "_user_settings"):
