@@ -266,3 +266,52 @@ def test_zoho_answers_do_not_show_tokens_in_repr():
 
     answer = TokenResponse("1000.access-secret", 1, "1000.refresh-secret", "https://x")
     assert "secret" not in repr(answer)
+
+
+# -- an app's client secret: one ciphertext per process and key ------------------------------
+
+
+def _stored(column: str, *rows: ZohoToken) -> list[str]:
+    """The stored values of ``column`` for ``rows``, in that order (ids are random)."""
+    values = dict(ZohoToken.objects.values_list("pk", column))
+    return [values[row.pk] for row in rows]
+
+
+@pytest.mark.django_db
+def test_rows_with_the_same_client_secret_share_its_ciphertext(settings):
+    """A SaaS has one Zoho client for all its tenants: equal client secrets get one ciphertext
+    (per process and key), so a lookup on a cold memo decrypts the client secret once. The
+    other secrets never share one, even when equal."""
+    _keys(settings, Fernet.generate_key().decode())
+    alike = ZohoTokenFactory.create_batch(3, client_secret="app-secret-1", grant_token="1000.same")
+    other = ZohoTokenFactory(client_secret="app-secret-2")
+    secrets = _stored("client_secret", *alike, other)
+    assert len(set(secrets[:3])) == 1
+    assert secrets[3] != secrets[0]
+    assert len(set(_stored("grant_token", *alike))) == 3
+    assert all(crypto.decrypt(s) == "app-secret-1" for s in secrets[:3])
+
+    crypto._decrypt_cached.cache_clear()
+    for row in alike:
+        DjangoTokenStore().find_token(OAuthToken(user_signature=UserSignature(row.user_name)))
+    # access, refresh and grant tokens each (never shared), the client secret once
+    assert crypto._decrypt_cached.cache_info().misses == 3 + 3 + 3 + 1
+
+
+@pytest.mark.django_db
+def test_a_new_key_gives_the_shared_client_secret_a_new_ciphertext(settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    _keys(settings, old)
+    first = ZohoTokenFactory(client_secret="app-secret")
+    _keys(settings, new, old)
+    second = ZohoTokenFactory(client_secret="app-secret")
+    under_old, under_new = _stored("client_secret", first, second)
+    assert under_old != under_new
+    assert crypto.key_id_of(under_new) == crypto.primary_key_id()
+
+    _call("rotate-keys")
+    assert len(set(_stored("client_secret", first, second))) == 1
+    _keys(settings, new)
+    assert {r.client_secret for r in ZohoToken.objects.filter(pk__in=[first.pk, second.pk])} == {
+        "app-secret"
+    }

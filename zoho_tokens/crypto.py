@@ -186,6 +186,7 @@ def keyset() -> KeySet:
         if _keyset is None:
             _keyset = _build()
             _decrypt_cached.cache_clear()
+            _encrypt_shared.cache_clear()
         return _keyset
 
 
@@ -195,6 +196,7 @@ def reset_keys() -> None:
     with _lock:
         _keyset = None
     _decrypt_cached.cache_clear()
+    _encrypt_shared.cache_clear()
 
 
 @receiver(setting_changed)
@@ -219,7 +221,22 @@ def derived_key_ids() -> list[str]:
 
 
 @sensitive_variables("plaintext")
-def encrypt(plaintext: str) -> str:
+def encrypt(plaintext: str, *, shared: bool = False) -> str:
+    """Ciphertext of ``plaintext`` under the first key.
+
+    ``shared``: equal plaintexts get one ciphertext per process and key. For a value that many
+    rows hold alike (an app's client secret, the same for all its tenants, and whose equality
+    the clear ``client_id`` column already tells), so that the decryption memo holds one entry
+    for all of them and a lookup on a cold memo decrypts one value less.
+    """
+    if shared:
+        return _encrypt_shared(keyset().primary.key_id, plaintext)
+    return PREFIX + keyset().multi.encrypt(plaintext.encode()).decode()
+
+
+@functools.lru_cache(maxsize=64)
+def _encrypt_shared(key_id: str, plaintext: str) -> str:
+    # ``key_id`` is part of the memo key: a new first key gives new ciphertexts.
     return PREFIX + keyset().multi.encrypt(plaintext.encode()).decode()
 
 
@@ -264,10 +281,17 @@ def key_id_of(ciphertext: str) -> str | None:
     return None
 
 
-def rotate(ciphertext: str) -> str:
-    """Re-encrypt with the first key (MultiFernet.rotate: decrypt with any, encrypt with first)."""
+@sensitive_variables("plain")
+def rotate(ciphertext: str, *, shared: bool = False) -> str:
+    """Re-encrypt with the first key (MultiFernet.rotate: decrypt with any, encrypt with first).
+
+    ``shared`` as in ``encrypt``.
+    """
     if not ciphertext.startswith(PREFIX):
         raise DecryptionError("value is not in the encrypted format")
+    if shared:
+        plain = decrypt(ciphertext)
+        return encrypt(plain, shared=True)
     try:
         rotated = PREFIX + keyset().multi.rotate(ciphertext[len(PREFIX) :].encode()).decode()
     except (InvalidToken, ValueError):

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from zoho_tokens import crypto
 from zoho_tokens.exceptions import ConfigurationError
-from zoho_tokens.models import ZohoToken, token_db
+from zoho_tokens.models import SHARED_CIPHERTEXT, ZohoToken, token_db
 
 SECRET_FIELDS = ("client_secret", "refresh_token", "access_token", "grant_token")
 
@@ -53,7 +53,7 @@ def rotate_keys(
                         continue
                     try:
                         if crypto.is_encrypted(value):
-                            update[name] = crypto.rotate(value)
+                            update[name] = crypto.rotate(value, shared=name in SHARED_CIPHERTEXT)
                         else:
                             update.update(_encrypted_with_checksum(name, value))
                     except crypto.DecryptionError:
@@ -75,7 +75,7 @@ def _encrypted_with_checksum(name: str, value: str) -> dict[str, str]:
 
     The raw write did not compute the checksum, so without it ``find_token`` misses the row.
     """
-    update = {name: crypto.encrypt(value)}
+    update = {name: crypto.encrypt(value, shared=name in SHARED_CIPHERTEXT)}
     if name != "client_secret":
         update[f"{name}_checksum"] = crypto.checksum(value)
     return update

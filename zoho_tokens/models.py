@@ -175,6 +175,8 @@ def generate_id() -> str:
 
 #: The encrypted columns, in model order.
 SECRET_FIELDS = ("client_secret", "refresh_token", "access_token", "grant_token")
+#: Secrets that many rows hold alike: equal values share one ciphertext (``crypto.encrypt``).
+SHARED_CIPHERTEXT = frozenset({"client_secret"})
 
 
 class Ciphertext(str):
@@ -267,13 +269,13 @@ class EncryptedTextField(models.TextField):
         value = super().get_prep_value(value)
         if not value or not isinstance(value, str) or crypto.is_ciphertext(value):
             return value
-        return crypto.encrypt(value)
+        return crypto.encrypt(value, shared=self.attname in SHARED_CIPHERTEXT)
 
     def value_from_object(self, obj: Any) -> Any:
         raw = obj.__dict__.get(self.attname, "")
         if not raw or isinstance(raw, Ciphertext):
             return str(raw or "")
-        return crypto.encrypt(str(raw))
+        return crypto.encrypt(str(raw), shared=self.attname in SHARED_CIPHERTEXT)
 
     def value_to_string(self, obj: Any) -> str:
         return str(self.value_from_object(obj))
@@ -318,7 +320,8 @@ def seal(
         plain = "" if raw is None else str(raw)
         field = instance._meta.get_field(name)
         if plain:
-            instance.__dict__[name] = Ciphertext(crypto.encrypt(plain))
+            shared = name in SHARED_CIPHERTEXT
+            instance.__dict__[name] = Ciphertext(crypto.encrypt(plain, shared=shared))
             instance.__dict__.setdefault("_zt_plain", {})[name] = plain
             encrypted = True
         else:
@@ -391,7 +394,8 @@ class ZohoTokenQuerySet(models.QuerySet):
             value = kwargs.get(name)
             if isinstance(value, str) and not crypto.is_ciphertext(value):
                 checksum_field = getattr(self.model._meta.get_field(name), "checksum_field", None)
-                kwargs[name] = crypto.encrypt(value) if value else ""
+                shared = name in SHARED_CIPHERTEXT
+                kwargs[name] = crypto.encrypt(value, shared=shared) if value else ""
                 if checksum_field and checksum_field not in kwargs:
                     kwargs[checksum_field] = crypto.checksum(value)
                 sealed = sealed or bool(value)
@@ -521,7 +525,8 @@ class ZohoToken(models.Model):
         for name in SECRET_FIELDS:
             raw = state.get(name)
             if raw and not isinstance(raw, Ciphertext):
-                state[name] = Ciphertext(crypto.encrypt(str(raw)))
+                shared = name in SHARED_CIPHERTEXT
+                state[name] = Ciphertext(crypto.encrypt(str(raw), shared=shared))
         return state
 
     def __repr__(self) -> str:

@@ -158,15 +158,18 @@ def match(token: OAuthToken) -> tuple[Q | None, Predicate | None]:
     return None, None
 
 
+_FILL_FIELDS = tuple((field, f"get_{field}", f"set_{field}") for field, _limit in TEXT_FIELDS)
+
+
 def fill(token: OAuthToken, row: Any) -> OAuthToken:
     """FileStore's ``set_merge_data``: fill the token's None fields from the row."""
     if token.get_id() is None:
         token.set_id(row.pk)
     if token.get_user_signature() is None and row.user_name:
         token.set_user_signature(UserSignature(row.user_name))
-    for field, _limit in TEXT_FIELDS:
-        if getattr(token, f"get_{field}")() is None:
-            getattr(token, f"set_{field}")(getattr(row, field) or None)
+    for field, getter, setter in _FILL_FIELDS:
+        if getattr(token, getter)() is None:
+            getattr(token, setter)(getattr(row, field) or None)
     if token.get_expires_in() is None and row.expiry_time is not None:
         token.set_expires_in(str(row.expiry_time))
     return token

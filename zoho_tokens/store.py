@@ -49,22 +49,21 @@ _COLUMNS = (
 _SECRETS = ("client_secret", "refresh_token", "access_token", "grant_token")
 T = TypeVar("T")
 _sql_cache: dict[tuple, str] = {}
+_PARAM_NAMES = tuple(f"p{i}" for i in range(16))  # lookups have at most 4 parameters
 _FORMAT_PLACEHOLDER = re.compile(r"(?<!%)%s")  # Django's own (FORMAT_QMARK_REGEX)
 
 
 class StoredRow:
-    """The columns the store hands to the SDK; secrets decrypted on first access."""
+    """The columns the store hands to the SDK; secrets decrypted on first access.
 
-    __slots__ = (*_COLUMNS, "_raw")
+    A plain instance dict filled from the fetched tuple in one C-level step (this runs for
+    every lookup); secrets are kept apart, so reading one goes through ``__getattr__``.
+    """
 
     def __init__(self, values: tuple) -> None:
-        raw = {}
-        for name, value in zip(_COLUMNS, values, strict=True):
-            if name in _SECRETS:
-                raw[name] = value or ""
-            else:
-                object.__setattr__(self, name, value)
-        object.__setattr__(self, "_raw", raw)
+        columns = dict(zip(_COLUMNS, values, strict=True))
+        columns["_raw"] = {name: columns.pop(name) or "" for name in _SECRETS}
+        self.__dict__ = columns
 
     @property
     def pk(self) -> str:
@@ -125,6 +124,8 @@ def lookup(tenant: str, query: Q) -> list[StoredRow]:
     values = [tenant, *(value for _, value in leaves)]
     cached = _sql_cache.get(shape)
     if cached is None:
+        if len(values) > len(_PARAM_NAMES):
+            raise TokenStoreError("internal error: too many lookup parameters")
         markers = [f"__zoho_tokens_param_{i}__" for i in range(len(values))]
         template = Q()
         template.connector = query.connector
@@ -142,7 +143,7 @@ def lookup(tenant: str, query: Q) -> list[StoredRow]:
         cached = named_placeholders(sql, [markers.index(p) for p in params])
         _sql_cache[shape] = cached
     with connections[alias].cursor() as cursor:
-        cursor.execute(cached, {f"p{i}": value for i, value in enumerate(values)})
+        cursor.execute(cached, dict(zip(_PARAM_NAMES, values, strict=False)))
         found = [StoredRow(row) for row in cursor.fetchall()]
     return [row for row in found if row.tenant == tenant]
 
