@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import select
+import subprocess
 import sys
 import time
 
@@ -352,23 +353,39 @@ def test_subprocess_database_not_migrated(fake_zoho, tmp_path):
 def test_subprocess_prompt_on_a_real_terminal_hides_the_grant_token(fake_zoho, cmd_settings):
     code = fake_zoho.add_grant(email=EMAIL, zgid=ZGID)
     env = child_env(fake_zoho.url)
-    pid, fd = pty.fork()
-    if pid == 0:  # child: becomes manage.py with the pseudo-terminal as its terminal
-        try:
-            os.chdir(ROOT)
-            os.execve(sys.executable, [sys.executable, "manage.py", "zoho_login"], env)
-        finally:
-            os._exit(127)
+    # A new session whose controlling terminal is a pseudo-terminal: the child opens it by
+    # name after setsid(). Not pty.fork(): forking this multi-threaded process may deadlock
+    # the child (Python 3.13 warns).
+    fd, terminal = pty.openpty()
+    launcher = (
+        "import os, sys; os.setsid(); tty = os.open(sys.argv[1], os.O_RDWR); "
+        "[os.dup2(tty, n) for n in (0, 1, 2)]; os.execv(sys.executable, [sys.executable, "
+        "*sys.argv[2:]])"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", launcher, os.ttyname(terminal), "manage.py", "zoho_login"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     output = b""
     try:
         output = _read_until(fd, b"Grant token (input hidden): ")
+    except BaseException:
+        child.kill()
+        raise
+    finally:
+        os.close(terminal)  # the child has it open now; once it exits, reads end (EIO)
+    try:
         os.write(fd, code.encode() + b"\n")
         output += _read_until(fd, None)
     finally:
-        _, status = os.waitpid(pid, 0)
+        status = child.wait(timeout=60)
         os.close(fd)
     text = output.decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert status == 0, text
     assert code not in text  # echo was off
     assert f"Connected {USER}" in text
     assert ZohoToken.objects.get().user_name == USER
