@@ -87,3 +87,14 @@ def test_bad_settings(settings):
     }
     settings.ZOHO_TOKENS = {"DATA_CENTER": "eu"}
     assert checks.check_settings() == []
+
+
+def test_tenant_from_schema_without_django_tenants_is_an_error(settings):
+    """Without django-tenants' database backend there is no schema to read the tenant from:
+    every store call would fail at run time; the check says so at startup."""
+    settings.ZOHO_TOKENS = {"TENANT_FROM_SCHEMA": True}
+    messages = checks.check_token_database()
+    assert ids(messages) == {"zoho_tokens.E013"}
+    assert "django_tenants.postgresql_backend" in messages[0].hint
+    settings.ZOHO_TOKENS = {}
+    assert checks.check_token_database() == []

@@ -37,7 +37,7 @@ from tests.helpers import (
     run_manage,
     start_connect,
 )
-from zoho_tokens import services
+from zoho_tokens import checks, services
 from zoho_tokens.exceptions import TenantMismatch, TokenStoreError
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.sdk import NoConnection, use_zoho
@@ -141,6 +141,7 @@ def rows_in(schema: str) -> list[tuple[str, str]]:
 def test_the_suite_runs_on_django_tenants():
     assert connection.vendor == "postgresql"
     assert settings.DATABASES["default"]["ENGINE"] == "django_tenants.postgresql_backend"
+    assert checks.check_token_database() == []  # E013 is for TENANT_FROM_SCHEMA without it
     assert sorted(Client.objects.values_list("schema_name", flat=True)) == [
         "acme",
         "beta",

@@ -37,6 +37,7 @@ class CheckId:
     IDENTITY_COLLATION = "zoho_tokens.E010"
     INSECURE_SECRET_KEY = "zoho_tokens.E011"
     INVALID_CONNECT_PERMISSION = "zoho_tokens.E012"
+    SCHEMA_TENANT_WITHOUT_DJANGO_TENANTS = "zoho_tokens.E013"
     DERIVED_ENCRYPTION_KEY = "zoho_tokens.W001"
     READS_ROUTED_ELSEWHERE = "zoho_tokens.W002"
     ROWS_ON_DERIVED_KEY = "zoho_tokens.W010"
@@ -200,7 +201,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 @register(Tags.database)
 def check_token_database(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Token state is read where it is written; say so when a router would read elsewhere."""
+    """Token state is read where it is written; say so when a router would read elsewhere.
+
+    Also: ``TENANT_FROM_SCHEMA`` needs that database to be django-tenants' (a schema to read).
+    """
     alias = zoho_settings.raw("DATABASE")
     if alias and alias not in settings.DATABASES:
         return [
@@ -211,6 +215,18 @@ def check_token_database(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             )
         ]
     read, used = router.db_for_read(ZohoToken), token_db()
+    if zoho_settings.raw("TENANT_FROM_SCHEMA") and not hasattr(connections[used], "set_schema"):
+        return [
+            Error(
+                f"ZOHO_TOKENS['TENANT_FROM_SCHEMA'] is on, but database {used!r} is not "
+                "django-tenants': there is no schema to read the tenant from, so every token "
+                "lookup would fail.",
+                hint="Use ENGINE 'django_tenants.postgresql_backend' for that database, or "
+                "turn TENANT_FROM_SCHEMA off and set the tenant with tenant_context / "
+                "TENANT_RESOLVER.",
+                id=CheckId.SCHEMA_TENANT_WITHOUT_DJANGO_TENANTS,
+            )
+        ]
     if read != used:
         return [
             Warning(
