@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from cryptography.fernet import Fernet
 
 from zoho_tokens import checks
@@ -32,12 +33,22 @@ def test_valid_keys_are_clean(settings):
     assert checks.check_encryption_keys() == []
 
 
-def test_missing_key_hint_names_the_django_setting(settings):
+@pytest.mark.parametrize(
+    ("secret_key", "debug", "expected"),
+    [
+        ("a-real-secret-key-0123456789", True, {"zoho_tokens.W001"}),
+        ("", False, {"zoho_tokens.W012"}),
+        ("django-insecure-a-public-placeholder", False, {"zoho_tokens.E002", "zoho_tokens.E011"}),
+    ],
+)
+def test_missing_key_hints_name_the_django_setting(settings, secret_key, debug, expected):
     settings.ZOHO_TOKENS = {}
-    settings.DEBUG = True
-    (message,) = checks.check_encryption_keys()
-    assert "ZOHO_TOKENS['ENCRYPTION_KEYS']" in message.hint
-    assert "ZOHO_TOKENS_ENCRYPTION_KEYS" not in message.hint  # the demo's variable
+    settings.SECRET_KEY, settings.DEBUG = secret_key, debug
+    messages = checks.check_encryption_keys()
+    assert ids(messages) == expected
+    for message in messages:
+        assert "ZOHO_TOKENS['ENCRYPTION_KEYS']" in message.hint, message.id
+        assert "ZOHO_TOKENS_ENCRYPTION_KEYS" not in message.hint, message.id  # the demo's
 
 
 def test_sdk_missing_is_an_error(monkeypatch):

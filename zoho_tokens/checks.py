@@ -66,8 +66,9 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             )
     if not keys:
         hint = (
-            "Set ZOHO_TOKENS_ENCRYPTION_KEYS to a dedicated Fernet key, then run 'python "
-            "manage.py zoho_tokens rotate-keys' (stored tokens stay readable meanwhile)."
+            "Set ZOHO_TOKENS['ENCRYPTION_KEYS'] in your settings to a list holding a "
+            "dedicated Fernet key (see the README's Install section); tokens stored before "
+            "stay readable, and 'python manage.py zoho_tokens rotate-keys' moves them to it."
         )
         if not crypto.secret_key():
             # Nothing can be encrypted or read, but tools that do not touch tokens (migrate,
@@ -87,10 +88,6 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             "derived from SECRET_KEY, so changing SECRET_KEY (without keeping the old one in "
             "SECRET_KEY_FALLBACKS) makes them unreadable."
         )
-        hint = (
-            "Set ZOHO_TOKENS['ENCRYPTION_KEYS'] in your settings to a list holding a "
-            "dedicated Fernet key (see the README's Install section)."
-        )
         if settings.DEBUG:
             messages.append(Warning(message, hint=hint, id=CheckId.DERIVED_ENCRYPTION_KEY))
         else:
@@ -101,7 +98,7 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                     "SECRET_KEY is a 'django-insecure-' placeholder and DEBUG is off: "
                     "zoho_tokens refuses to encrypt tokens with a key derived from it (anyone "
                     "who knows the placeholder could decrypt a copy of the database).",
-                    hint="Set ZOHO_TOKENS_ENCRYPTION_KEYS to a dedicated Fernet key (and a "
+                    hint="Set ZOHO_TOKENS['ENCRYPTION_KEYS'] to a dedicated Fernet key (and a "
                     "real SECRET_KEY).",
                     id=CheckId.INSECURE_SECRET_KEY,
                 )
