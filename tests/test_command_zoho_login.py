@@ -72,7 +72,7 @@ def test_login_stores_the_connection_and_prints_masked_block(fake_zoho, cmd_sett
     assert f"api domain:    {fake_zoho.url}" in out
     assert row.masked("access_token") in out
     assert row.masked("refresh_token") in out
-    assert "(in 60 min)" in out
+    assert "(in 59 minutes)" in out
     assert err == ""
     assert_no_secret(out, row.access_token, row.refresh_token, code, CLIENT_SECRET)
     event = TokenAuditEvent.objects.get(action="grant_exchanged")

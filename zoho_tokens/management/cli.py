@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import DatabaseError
 
+from zoho_tokens.display import time_to_expiry
 from zoho_tokens.models import ZohoToken
 
 
@@ -50,12 +51,12 @@ def expiry_iso(expiry_ms: int | None) -> str | None:
 
 
 def expiry_text(row: ZohoToken) -> str:
-    """``2025-05-01T10:00:00+00:00 (in 59 min)``, or ``expired 3 min ago``, or ``unknown``."""
-    left = row.seconds_left()
-    if left is None:
+    """``2025-05-01T10:00:00+00:00 (in 59 minutes)``, ``... (3 minutes ago)`` or ``unknown``."""
+    if row.expiry_time is None:
         return "unknown"
-    minutes = round(abs(left) / 60)
-    relative = f"in {minutes} min" if left > 0 else f"{minutes} min ago"
+    ahead, span = time_to_expiry(row.expiry_time)
+    span = span.replace("\xa0", " ")  # Django's non-breaking space: plain text in a terminal
+    relative = f"in {span}" if ahead else f"{span} ago"
     return f"{expiry_iso(row.expiry_time)} ({relative})"
 
 
