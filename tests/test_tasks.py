@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from tests.helpers import KEY, assert_no_secret, secrets_of
 from zoho_tokens import oauth_client, services, tasks
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
-from zoho_tokens.services import RefreshStatus
+from zoho_tokens.services import RefreshStatus, refreshes
 from zoho_tokens.testing import FakeZoho
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cmd_settings")]
@@ -189,7 +189,7 @@ def test_a_token_refreshed_meanwhile_is_not_due(fake_zoho, live_token, monkeypat
         services.refresh_now(ZohoToken.objects.get(pk=row.pk), source="sdk")  # another worker
         return found
 
-    monkeypatch.setattr(services, "select_for_refresh", selected_then_refreshed_elsewhere)
+    monkeypatch.setattr(refreshes, "select_for_refresh", selected_then_refreshed_elsewhere)
     report = tasks.refresh_expiring(within=600)
 
     assert statuses(report) == {row.pk: RefreshStatus.NOT_DUE}

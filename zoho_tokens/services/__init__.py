@@ -1,0 +1,42 @@
+"""Operations shared by the admin, the management commands, the web views and tasks.
+
+One module per operation: ``grants`` (exchange), ``refreshes``, ``revocations``, ``purges``.
+Each takes ``source`` and ``actor`` so signals and audit rows say who did what. Operations on
+several tokens return a report with one outcome per token; the callers only present it.
+Anything a user can fix raises a ``ServiceError`` subclass (one safe line: what happened
+and what to do; ``code`` and ``status_code`` say which kind).
+"""
+
+from zoho_tokens.exceptions import ServiceError
+from zoho_tokens.services.base import label
+from zoho_tokens.services.grants import exchange_grant
+from zoho_tokens.services.purges import PurgeSelection, purge
+from zoho_tokens.services.refreshes import (
+    REFRESH_OK,
+    RefreshOutcome,
+    RefreshReport,
+    RefreshStatus,
+    refresh_now,
+    refresh_tokens,
+    select_for_refresh,
+)
+from zoho_tokens.services.revocations import RevokeOutcome, RevokeReport, revoke, revoke_tokens
+
+__all__ = [
+    "REFRESH_OK",
+    "PurgeSelection",
+    "RefreshOutcome",
+    "RefreshReport",
+    "RefreshStatus",
+    "RevokeOutcome",
+    "RevokeReport",
+    "ServiceError",
+    "exchange_grant",
+    "label",
+    "purge",
+    "refresh_now",
+    "refresh_tokens",
+    "revoke",
+    "revoke_tokens",
+    "select_for_refresh",
+]

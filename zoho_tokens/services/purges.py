@@ -1,0 +1,71 @@
+"""Purge: delete tokens locally, without telling Zoho (``zoho_tokens purge``, the admin's
+purge action); one audit row and one ``tokens_purged`` per purge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from zoho_tokens import rows, signals
+from zoho_tokens.exceptions import ServiceError
+from zoho_tokens.models import TokenStatus, ZohoToken
+
+
+@dataclass(frozen=True)
+class PurgeSelection:
+    """Which tokens a purge deletes. Criteria combine with AND; ``everything`` stands alone."""
+
+    invalid: bool = False
+    older_than_days: int | None = None
+    everything: bool = False
+    tenant: str | None = None
+    #: ``TokenStatus`` values (``with_status_in``: the rule the admin and ``list`` use);
+    #: ``invalid=True`` is ``statuses=("invalid",)``.
+    statuses: tuple[str, ...] = ()
+
+    def problem(self) -> str:
+        """Why this selection is refused ("" when it is fine): a purge needs a criterion."""
+        unknown = sorted(set(self.statuses) - set(TokenStatus.values))
+        if unknown:
+            return (
+                f"unknown status {', '.join(unknown)}: use one of {', '.join(TokenStatus.values)}"
+            )
+        criteria = self.invalid or bool(self.statuses) or self.older_than_days is not None
+        if not criteria and not self.everything:
+            return (
+                "refusing to purge without a criterion: pass --status STATUS, --invalid, "
+                "--older-than DAYS or --all"
+            )
+        if criteria and self.everything:
+            return "--all cannot be combined with --status, --invalid or --older-than"
+        return ""
+
+    def queryset(self) -> QuerySet:
+        selected = ZohoToken.objects.all()
+        if self.tenant is not None:
+            selected = selected.for_tenant(self.tenant)
+        statuses = {*self.statuses, *([TokenStatus.INVALID.value] if self.invalid else [])}
+        if statuses:
+            selected = selected.with_status_in(*sorted(statuses))
+        if self.older_than_days is not None:
+            selected = selected.not_updated_since(self.older_than_days)
+        return selected.order_by("tenant", "user_name", "id")
+
+
+def purge(
+    selection: QuerySet | PurgeSelection,
+    *,
+    tenant: str = "",
+    source: str = "command",
+    actor: Any = None,
+) -> list[str]:
+    """Delete rows locally (no call to Zoho): one audit row and one ``tokens_purged``."""
+    if isinstance(selection, PurgeSelection):
+        if selection.problem():
+            raise ServiceError(selection.problem())
+        tenant = selection.tenant or tenant
+        selection = selection.queryset()
+    with signals.origin(source, actor):
+        return rows.purge(selection, tenant=tenant)

@@ -1,0 +1,269 @@
+"""Refresh now and refresh sweeps: one ``RefreshOutcome`` per token, in a ``RefreshReport``
+(``zoho_tokens refresh``, the admin, ``zoho_tokens.tasks`` for schedulers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from zoho_tokens import refresh, signals
+from zoho_tokens.datacenters import host_of
+from zoho_tokens.exceptions import (
+    DecryptionError,
+    RefreshFailed,
+    RefreshRefused,
+    ServiceError,
+    Throttled,
+    TokenDecryptionError,
+    TokenInvalidError,
+    TokenStoreError,
+    TokenUnusable,
+    ZohoTimeout,
+    ZohoUnreachable,
+)
+from zoho_tokens.models import ZohoToken
+from zoho_tokens.services.base import label
+
+
+def refresh_now(row: ZohoToken, *, source: str = "command", actor: Any = None) -> ZohoToken:
+    """Refresh a token's access token now (single-flight with any worker doing the same).
+
+    Raises ``TokenUnusable`` for a token that cannot be refreshed, else ``RefreshFailed``
+    whose ``code`` says why: ``Throttled.default_code``, ``ZohoUnreachable.default_code`` or
+    ``ZohoTimeout.default_code``, ``DecryptionError.default_code``, Zoho's own error code.
+    """
+    if row.invalid_reason:
+        raise TokenUnusable(
+            f"token {row.pk} is invalid (Zoho: {row.invalid_reason}): connect this user again"
+        )
+    if not row.has_refresh_token:
+        raise TokenUnusable(f"token {row.pk} has no refresh token to refresh with")
+    with signals.origin(source, actor):
+        try:
+            return refresh.refresh_token(row, force=True)
+        except TokenStoreError as exc:
+            failure = RefreshFailed(exc.error_message, code=_refresh_error_code(exc))
+    raise failure  # outside the except: nothing chained
+
+
+def _refresh_error_code(exc: TokenStoreError) -> str | None:
+    if isinstance(exc, RefreshRefused):
+        return exc.zoho_code or None
+    if isinstance(exc, TokenDecryptionError):
+        return DecryptionError.default_code
+    if isinstance(exc, TokenInvalidError):
+        return TokenUnusable.default_code
+    return None
+
+
+class RefreshStatus(models.TextChoices):
+    """What a refresh did to one token (``RefreshOutcome.status``)."""
+
+    REFRESHED = "refreshed", _("refreshed")
+    NOT_DUE = "not_due", _("not due (refreshed meanwhile by another worker)")
+    THROTTLED = "throttled", _("throttled by Zoho (held back)")
+    FAILED = "failed", _("failed")
+    INVALID = "invalid", _("invalid (connect again)")
+    SKIPPED = "skipped", _("skipped (accounts server unreachable)")
+    UNREADABLE = "unreadable", _("unreadable (no key decrypts it)")
+
+
+#: The statuses that leave nothing to do: every other one makes a report not ok.
+REFRESH_OK = frozenset({RefreshStatus.REFRESHED, RefreshStatus.NOT_DUE})
+
+
+@dataclass
+class RefreshOutcome:
+    token_id: str
+    label: str
+    status: RefreshStatus
+    message: str  # one line, never a secret
+    row: ZohoToken | None = None  # the row as stored after the attempt
+    user_name: str = ""
+    tenant: str = ""
+    accounts_server: str = ""  # where it was (or would have been) refreshed
+
+    @property
+    def ok(self) -> bool:
+        return self.status in REFRESH_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-serialisable, without the row (and so without any secret)."""
+        expiry = self.row.expiry_time if self.row is not None else None
+        return {
+            "token_id": self.token_id,
+            "user_name": self.user_name,
+            "tenant": self.tenant,
+            "status": str(self.status),
+            "ok": self.ok,
+            "message": str(self.message),
+            "accounts_server": self.accounts_server,
+            "expiry_time": expiry,
+        }
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did: one outcome per token, in the order they were tried."""
+
+    outcomes: list[RefreshOutcome] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # ids asked for that do not exist
+    unreachable: list[str] = field(default_factory=list)  # accounts servers the sweep gave up on
+
+    def count(self, status: RefreshStatus) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def refreshed(self) -> int:
+        return self.count(RefreshStatus.REFRESHED)
+
+    @property
+    def failed(self) -> int:
+        """Tokens that failed for a reason of their own, and ids that name no token."""
+        return len(self.missing) + self.count(RefreshStatus.FAILED)
+
+    @property
+    def skipped(self) -> int:
+        return self.count(RefreshStatus.SKIPPED)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """``{status: number}`` of the statuses that occurred, in ``RefreshStatus`` order."""
+        return {s.value: self.count(s) for s in RefreshStatus if self.count(s)}
+
+    @property
+    def ok(self) -> bool:
+        """Nothing left to do: every token refreshed (or not due), no unknown id."""
+        return not self.missing and all(o.ok for o in self.outcomes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-serialisable (a task's result): ``ok``, ``counts``, ``outcomes``, ``missing``,
+        ``unreachable``."""
+        return {
+            "ok": self.ok,
+            "counts": self.counts,
+            "outcomes": [o.as_dict() for o in self.outcomes],
+            "missing": list(self.missing),
+            "unreachable": list(self.unreachable),
+        }
+
+
+def select_for_refresh(
+    ids: Iterable[str] = (),
+    *,
+    expiring_within: int | None = None,
+    tenant: str | None = None,
+) -> QuerySet:
+    """The named tokens, or every token (of ``tenant``), soonest expiry first.
+
+    Invalid tokens are selected too: they are never sent to Zoho, but a sweep reports them
+    every time, so a scheduler keeps saying that someone must connect again.
+    """
+    selected = ZohoToken.objects.all()
+    if tenant is not None:
+        selected = selected.for_tenant(tenant)
+    ids = list(ids)
+    if ids:
+        selected = selected.filter(pk__in=ids)
+    if expiring_within is not None:
+        selected = selected.expiring_within(expiring_within)
+    return selected.order_by("expiry_time", "id")
+
+
+def refresh_tokens(
+    ids: Iterable[str] = (),
+    *,
+    expiring_within: int | None = None,
+    tenant: str | None = None,
+    source: str = "command",
+    actor: Any = None,
+) -> RefreshReport:
+    """Refresh the selected tokens (see ``select_for_refresh``), each on its own.
+
+    One token's failure does not stop the others: a throttled token ("Access Denied" is
+    per refresh token) is held back by the refresh layer for a while, and the others go on;
+    a token no configured key decrypts, or that Zoho rejects, fails alone. Only an accounts
+    server that cannot be reached (or times out) stops the sweep, and only for its own
+    tokens: they are reported ``skipped``, tokens of other data centers go on.
+    With ``expiring_within``, a token that another worker refreshed since it was selected is
+    ``not_due`` and not refreshed again (each refresh counts against Zoho's limit).
+    """
+    ids = list(dict.fromkeys(ids))
+    report = RefreshReport()
+    found = list(select_for_refresh(ids, expiring_within=expiring_within, tenant=tenant))
+    report.missing = [i for i in ids if i not in {row.pk for row in found}]
+    for row in found:
+        report.outcomes.append(
+            _refresh_one(
+                row,
+                within=expiring_within,
+                unreachable=report.unreachable,
+                source=source,
+                actor=actor,
+            )
+        )
+    return report
+
+
+def _refresh_one(
+    row: ZohoToken, *, within: int | None, unreachable: list[str], source: str, actor: Any
+) -> RefreshOutcome:
+    """Refresh one token; adds its accounts server to ``unreachable`` when that is down."""
+    server = ""
+
+    def outcome(status: RefreshStatus, message: str, current: ZohoToken | None) -> RefreshOutcome:
+        return RefreshOutcome(
+            row.pk, label(row), status, message, current, row.user_name or "", row.tenant, server
+        )
+
+    if row.invalid_reason:
+        return outcome(RefreshStatus.INVALID, _invalid_message(row), row)
+    if within is not None:
+        current = ZohoToken.objects.filter(pk=row.pk).first()
+        if current is None:
+            return outcome(RefreshStatus.FAILED, "deleted before it was refreshed", None)
+        if current.expiry_time is not None and not refresh.needs_refresh(current, within):
+            return outcome(RefreshStatus.NOT_DUE, "refreshed meanwhile by another worker", current)
+        row = current
+    server = refresh.accounts_url_for(row)
+    if server in unreachable:
+        return outcome(
+            RefreshStatus.SKIPPED,
+            f"accounts server unreachable ({host_of(server)}): not tried, try again later",
+            row,
+        )
+    before = (row.expiry_time, row.access_token_checksum)
+    error: ServiceError | None = None
+    try:
+        refresh_now(row, source=source, actor=actor)
+    except ServiceError as exc:
+        error = exc
+    # Judge by what is stored: another worker may have refreshed it meanwhile.
+    current = ZohoToken.objects.filter(pk=row.pk).first()
+    if current is None:
+        return outcome(RefreshStatus.FAILED, "deleted while refreshing", None)
+    if error is None and (current.expiry_time, current.access_token_checksum) != before:
+        return outcome(RefreshStatus.REFRESHED, "refreshed", current)
+    if current.invalid_reason:
+        return outcome(RefreshStatus.INVALID, str(error) if error else "", current)
+    code = error.code if error is not None else None
+    message = str(error) if error is not None else "Zoho issued no access token"
+    if code == DecryptionError.default_code:
+        return outcome(RefreshStatus.UNREADABLE, message, current)
+    if code == Throttled.default_code:
+        return outcome(RefreshStatus.THROTTLED, message, current)
+    if code in (ZohoUnreachable.default_code, ZohoTimeout.default_code):
+        unreachable.append(server)
+    return outcome(RefreshStatus.FAILED, message, current)
+
+
+def _invalid_message(row: ZohoToken) -> str:
+    return (
+        f"marked invalid (Zoho: {row.invalid_reason}), not sent to Zoho: connect this user "
+        "again with 'manage.py zoho_login', or remove it with 'zoho_tokens purge --invalid'"
+    )

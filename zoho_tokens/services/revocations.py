@@ -1,0 +1,112 @@
+"""Revoke at Zoho, where the token was issued, then delete locally: one ``RevokeOutcome``
+per token (``zoho_tokens revoke``, the admin's revoke action)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from zoho_tokens import audit, oauth_client, refresh, rows, signals
+from zoho_tokens.datacenters import host_of
+from zoho_tokens.exceptions import TokenStoreError, ZohoError
+from zoho_tokens.models import AuditAction, ZohoToken, token_db
+
+
+@dataclass
+class RevokeOutcome:
+    token_id: str
+    user_name: str
+    ok: bool
+    remote: bool  # Zoho confirmed the revocation
+    message: str
+
+
+@dataclass
+class RevokeReport:
+    outcomes: list[RevokeOutcome] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def revoked(self) -> int:
+        return sum(1 for o in self.outcomes if o.ok)
+
+    @property
+    def failed(self) -> int:
+        return len(self.missing) + sum(1 for o in self.outcomes if not o.ok)
+
+
+def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> RevokeOutcome:
+    """Revoke the refresh token where it was issued, then delete the row.
+
+    Keeps the row when Zoho fails, and when Zoho says it does not know the token but is not
+    known to be the server that issued it: that answer proves nothing, and the token may
+    still work at its own data center.
+    """
+    label_ = row.user_name or row.pk
+    with signals.origin(source, actor):
+        remote = False
+        url = ""
+        try:
+            if row.has_refresh_token:
+                url = refresh.accounts_url_for(row)
+                remote = oauth_client.revoke(url, refresh_token=row.refresh_token)
+        except ZohoError as exc:
+            _revoke_failed(row, exc.code)
+            return RevokeOutcome(row.pk, label_, False, False, f"kept: {exc.with_hint()}")
+        except TokenStoreError as exc:
+            # e.g. the refresh token cannot be decrypted: keep the row, say why.
+            return RevokeOutcome(row.pk, label_, False, False, f"kept: {exc.error_message}")
+        if url and not remote and refresh.issuer_of(row) is None:
+            _revoke_failed(row, "issuer_unknown")
+            return RevokeOutcome(
+                row.pk,
+                label_,
+                False,
+                False,
+                f"kept: Zoho at {host_of(url)} does not know this token, and it is not known "
+                "which accounts server issued it, so it may still be valid there: revoke it "
+                "at its data center (or the user removes the app under Zoho's Connected Apps), "
+                "then purge it",
+            )
+        with transaction.atomic(using=token_db()):
+            rows.delete(row, action=AuditAction.REVOKED, detail={"remote": remote})
+            origin = signals.current_origin()
+            signals.send_on_commit(
+                signals.token_revoked,
+                token=row,
+                actor=origin.actor,
+                source=origin.source,
+                remote=remote,
+            )
+    message = "revoked at Zoho and deleted" if remote else "already invalid at Zoho; deleted"
+    return RevokeOutcome(row.pk, label_, True, remote, message)
+
+
+def _revoke_failed(row: ZohoToken, error: str) -> None:
+    with transaction.atomic(using=token_db()):
+        audit.record(
+            AuditAction.REVOKE_FAILED,
+            token=row,
+            outcome="error",
+            detail={"error": error, "zoho_error": error},
+        )
+
+
+def revoke_tokens(
+    selection: Iterable[str] | QuerySet, *, source: str = "command", actor: Any = None
+) -> RevokeReport:
+    """Revoke each token of ``selection`` (ids, in order, or a queryset); one outcome each."""
+    report = RevokeReport()
+    if isinstance(selection, QuerySet):
+        found = list(selection)
+    else:
+        ids = list(dict.fromkeys(selection))
+        by_id = {row.pk: row for row in ZohoToken.objects.filter(pk__in=ids)}
+        report.missing = [i for i in ids if i not in by_id]
+        found = [by_id[i] for i in ids if i in by_id]
+    report.outcomes = [revoke(row, source=source, actor=actor) for row in found]
+    return report
