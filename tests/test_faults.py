@@ -178,4 +178,8 @@ def test_a_sigkilled_refresher_of_a_valid_token_fails_no_call(fake_zoho, live_to
         time.sleep(1.5)
         reports = pool.stop_all(pool.procs[1:])
     no_failures(reports)
-    assert first_success_after(reports, killed_at) == killed_at  # nobody waited
+    # Nobody waited: a call after the kill succeeded at once, not after the dead owner's
+    # lease (HTTP_TIMEOUT + 4 s). Not "== killed_at": a new run of calls may start just then.
+    recovered = first_success_after(reports, killed_at)
+    assert recovered is not None, errors_in(reports)
+    assert recovered - killed_at < 1.0
