@@ -20,9 +20,8 @@ from django.db import transaction
 
 from zoho_tokens import crypto
 from zoho_tokens.exceptions import ConfigurationError
-from zoho_tokens.models import SHARED_CIPHERTEXT, ZohoToken, token_db
-
-SECRET_FIELDS = ("client_secret", "refresh_token", "access_token", "grant_token")
+from zoho_tokens.fields import SECRET_FIELDS, SHARED_CIPHERTEXT
+from zoho_tokens.models import ZohoToken, token_db
 
 
 @dataclass
