@@ -1,8 +1,10 @@
 """The package's structure: layers depend one way, and each module imports on its own.
 
 Reads every module's imports with ``ast`` (including imports inside functions, except under
-``if TYPE_CHECKING:``) and fails on any cycle between ``zoho_tokens`` modules; then imports
-each module first, in a fresh interpreter, to prove no import order is needed.
+``if TYPE_CHECKING:``) and fails on any cycle between ``zoho_tokens`` modules and on any
+import of a higher layer (``LAYERS``, the one source of the layer table in
+``docs/explanation/architecture.md``); then imports each module first, in a process of its
+own, to prove no import order is needed.
 """
 
 from __future__ import annotations
@@ -11,12 +13,71 @@ import ast
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from tests.helpers import ROOT
+from tests.helpers import DOCS, ROOT
 
 PACKAGE = ROOT / "zoho_tokens"
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    modules: tuple[str, ...]  # module names under zoho_tokens; a package stands for its modules
+    job: str
+
+
+#: Top to bottom: a module imports modules of its own layer or of the layers below it.
+#: A new module goes into one of these (the layer test fails until it is placed).
+LAYERS = (
+    Layer("testing", ("testing",), "the fake Zoho and the pytest plugin users' tests rely on"),
+    Layer(
+        "interfaces",
+        ("admin", "views", "urls", "forms", "management", "apps", "display"),
+        "parse input, confirm, call one service, present its result",
+    ),
+    Layer("SDK adapter", ("store", "sdk"), "the SDK's `TokenStore` and its initializer"),
+    Layer(
+        "operations",
+        ("services", "importers", "tasks", "keys"),
+        "one module per operation; operations on several tokens return one outcome per token",
+    ),
+    Layer(
+        "core",
+        ("rows", "refresh", "audit", "signals", "tenancy", "checks", "connections", "access"),
+        "the write model (save, delete, purge, single-flight refresh) and its rules: audit "
+        "trail, signals, current tenant, system checks, database errors, connect permission",
+    ),
+    Layer("data", ("models", "fields"), "the models, the status rule, the encrypted column"),
+    Layer(
+        "foundations",
+        (
+            "",
+            "conf",
+            "exceptions",
+            "zohosdk",
+            "collation",
+            "crypto",
+            "datacenters",
+            "oauth_client",
+        ),
+        "settings, errors, the SDK's classes, encryption, Zoho's data centers and its "
+        "Accounts HTTP client; importable before Django is set up where marked pure",
+    ),
+)
+
+
+def layer_of(module: str) -> int | None:
+    """Index in ``LAYERS`` of ``module`` (longest matching entry), None when unplaced."""
+    relative = module.removeprefix("zoho_tokens").lstrip(".")
+    best: tuple[int, int] | None = None
+    for index, layer in enumerate(LAYERS):
+        for entry in layer.modules:
+            matches = relative == entry or (entry and relative.startswith(entry + "."))
+            if matches and (best is None or len(entry) > best[0]):
+                best = (len(entry), index)
+    return None if best is None else best[1]
 
 
 def module_name(path: Path) -> str:
@@ -158,8 +219,89 @@ def test_core_modules_do_not_reach_up_into_adapters_or_interfaces():
         assert not graph[core] & interfaces, core
 
 
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Modules in no layer, and imports that reach up to a higher layer."""
+    found = [f"{m}: in no layer (add it to LAYERS)" for m in sorted(graph) if layer_of(m) is None]
+    for module, targets in sorted(graph.items()):
+        here = layer_of(module)
+        for target in sorted(targets):
+            there = layer_of(target)
+            if here is not None and there is not None and there < here:
+                found.append(
+                    f"{module} ({LAYERS[here].name}) imports {target} ({LAYERS[there].name})"
+                )
+    return found
+
+
+def test_the_layer_checker_sees_unplaced_modules_and_upward_imports():
+    graph = {
+        "zoho_tokens.models": {"zoho_tokens.rows"},
+        "zoho_tokens.rows": {"zoho_tokens.models"},
+        "zoho_tokens.admin.new": {"zoho_tokens.store"},
+        "zoho_tokens.gadget": set(),
+    }
+    assert layer_violations(graph) == [
+        "zoho_tokens.gadget: in no layer (add it to LAYERS)",
+        "zoho_tokens.models (data) imports zoho_tokens.rows (core)",
+    ]
+    assert LAYERS[layer_of("zoho_tokens.services.grants") or 0].name == "operations"
+    assert LAYERS[layer_of("zoho_tokens") or 0].name == "foundations"
+
+
+def test_every_module_is_in_a_layer_and_imports_only_its_own_or_lower_layers():
+    assert layer_violations(import_graph()) == []
+
+
+def architecture_page() -> str:
+    """``docs/explanation/architecture.md``, written from ``LAYERS``."""
+
+    def shown(entry: str) -> str:
+        if not entry:
+            return "`__init__.py`"
+        return f"`{entry}/`" if (PACKAGE / entry).is_dir() else f"`{entry}.py`"
+
+    rows = [
+        f"| {layer.name} | {', '.join(shown(m) for m in layer.modules)} | {layer.job} |"
+        for layer in LAYERS
+    ]
+    return "\n".join(
+        [
+            "# Architecture: layers",
+            "",
+            "<!-- Generated from LAYERS in tests/test_architecture.py: edit it there, then run",
+            "     ZOHO_TOKENS_WRITE_DOCS=1 pytest tests/test_architecture.py -->",
+            "",
+            "The package `zoho_tokens` is built in layers, listed here from the top. A module",
+            "imports modules of its own layer or of the layers below it, never above, and no",
+            "import cycle exists between modules (imports inside functions count).",
+            "`tests/test_architecture.py` reads every module's imports and fails when one",
+            "breaks this table, and imports every module first, in a process of its own, so no",
+            "import order is needed.",
+            "",
+            "| layer | modules | what goes there |",
+            "|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+
+
+def test_the_docs_layer_table_is_generated_from_the_layers():
+    page = DOCS / "explanation" / "architecture.md"
+    if os.environ.get("ZOHO_TOKENS_WRITE_DOCS") == "1":
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(architecture_page())
+    assert page.read_text() == architecture_page(), (
+        "docs/explanation/architecture.md is stale: ZOHO_TOKENS_WRITE_DOCS=1 pytest "
+        "tests/test_architecture.py"
+    )
+
+
+#: One interpreter: Django configured, third-party modules imported once, then each
+#: zoho_tokens module imported first in a forked child (a copy of a process that has imported
+#: no zoho_tokens module, or only what ``django.setup()`` imports, the same in every child).
 FIRST_IMPORT = """
-import importlib, sys
+import importlib, os, sys, traceback
 import django
 from django.conf import settings
 settings.configure(
@@ -174,30 +316,74 @@ settings.configure(
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     SECRET_KEY="import-order-test",
 )
-name = sys.argv[1]
-if name.split(".")[-1] in ("conf", "exceptions", "datacenters", "tenancy", "oauth_client"):
-    importlib.import_module(name)  # pure modules: importable before Django is set up
-django.setup()
-importlib.import_module(name)
+for heavy in ("pytest", "django.db.migrations", "django.contrib.admin", "django.forms",
+              "django.test", "cryptography.fernet", "requests"):
+    importlib.import_module(heavy)  # shared by every child; none needs the app registry
+PURE = ("conf", "exceptions", "datacenters", "tenancy", "oauth_client")
+running = {}
+failed = []
+
+
+def reap(block):
+    while running and (block or len(running) >= 2):
+        pid, status = os.wait()
+        if status:
+            failed.append(running[pid])
+        del running[pid]
+        block = block and bool(running)
+
+
+def first_import(name, pure):
+    reap(False)
+    pid = os.fork()
+    if pid:
+        running[pid] = name
+        return
+    try:
+        importlib.import_module(name)
+    except BaseException:
+        print(f"--- {name} does not import first" + (" before django.setup()" if pure else ""),
+              file=sys.stderr)
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    os._exit(0)
+
+
+def package_modules():
+    return sorted(m for m in sys.modules if m.split(".")[0] == "zoho_tokens")
+
+
+names = sys.argv[1:]
+assert package_modules() == [], package_modules()
+for name in names:
+    if name.split(".")[-1] in PURE:
+        first_import(name, pure=True)  # pure modules: importable before Django is set up
+reap(True)
+django.setup()  # what every child would do first: done once, checked once
+for name in names:
+    if name not in package_modules():
+        first_import(name, pure=False)
+reap(True)
+print(len(names), "modules checked; failed:", sorted(failed))
+sys.exit(1 if failed else 0)
 """
 
 
-def _import_first(name: str) -> str:
+def test_each_module_imports_first():
+    """Every module imports first; the checker itself reports one that cannot (planted)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    names = sorted(package_modules())
+    planted = "zoho_tokens.not_a_module"  # must be reported, or the checker sees nothing
     result = subprocess.run(
-        [sys.executable, "-c", FIRST_IMPORT, name],
+        [sys.executable, "-c", FIRST_IMPORT, *names, planted],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
-    return "" if result.returncode == 0 else f"{name}: {result.stderr.strip()[-1500:]}"
-
-
-def test_each_module_imports_first_in_a_fresh_interpreter():
-    names = sorted(package_modules())
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        failures = [f for f in pool.map(_import_first, names) if f]
-    assert failures == []
+    assert result.stdout.strip() == f"{len(names) + 1} modules checked; failed: {[planted]!r}", (
+        result.stderr[-3000:]
+    )
