@@ -237,7 +237,7 @@ def encrypt(plaintext: str, *, shared: bool = False) -> str:
 @functools.lru_cache(maxsize=64)
 def _encrypt_shared(key_id: str, plaintext: str) -> str:
     # ``key_id`` is part of the memo key: a new first key gives new ciphertexts.
-    return PREFIX + keyset().multi.encrypt(plaintext.encode()).decode()
+    return encrypt(plaintext)
 
 
 def decrypt(ciphertext: str) -> str:
@@ -283,22 +283,13 @@ def key_id_of(ciphertext: str) -> str | None:
 
 @sensitive_variables("plain")
 def rotate(ciphertext: str, *, shared: bool = False) -> str:
-    """Re-encrypt with the first key (MultiFernet.rotate: decrypt with any, encrypt with first).
+    """Re-encrypt with the first key: decrypt with any key in force, encrypt with the first.
 
     ``shared`` as in ``encrypt``.
     """
     if not ciphertext.startswith(PREFIX):
         raise DecryptionError("value is not in the encrypted format")
-    if shared:
-        plain = decrypt(ciphertext)
-        return encrypt(plain, shared=True)
-    try:
-        rotated = PREFIX + keyset().multi.rotate(ciphertext[len(PREFIX) :].encode()).decode()
-    except (InvalidToken, ValueError):
-        rotated = ""
-    if not rotated:
-        raise DecryptionError("no configured key decrypts this value")
-    return rotated
+    return encrypt(decrypt(ciphertext), shared=shared)
 
 
 def is_encrypted(value: str | None) -> bool:

@@ -3,13 +3,17 @@
 A secret column holds Fernet ciphertext (``Ciphertext``); reading the model attribute
 decrypts it lazily, once per instance, and clear text assigned by code is sealed (encrypted,
 checksummed, tagged with its key id) before any path writes or shows it: ``save()``,
-``update()``, ``bulk_update()``, raw saves, ``dumpdata``, serializers, ``pickle``.
+``update()``, ``bulk_update()``, ``bulk_create()``, raw saves, ``dumpdata``, serializers,
+``pickle``, ``rotate-keys``, ``import``. Every one of them calls ``EncryptedTextField.seal``
+(the one place clear text becomes ciphertext, checksum and key id) and every read calls
+``open_value`` (the one place ciphertext becomes clear text).
 Kept apart from ``models`` because it is the one place that decides what leaves the process
 in clear, and that is reviewed on its own.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
@@ -29,15 +33,44 @@ class Ciphertext(str):
     text that ``save()`` (or, failing that, the field) encrypts before it reaches the database."""
 
 
-def _plaintext_or_none(instance: Any, name: str, raw: Ciphertext) -> str | None:
-    cache = instance.__dict__.get("_zt_plain")
-    if cache is not None and name in cache:
-        return cache[name]
+@dataclass(frozen=True)
+class Sealed:
+    """What a secret column stores for one clear value (``EncryptedTextField.seal``)."""
+
+    ciphertext: str  # "" for no value
+    checksum: str | None  # None: the field declares no checksum column
+    key_id: str  # the key that encrypted it; "" for no value
+
+
+def open_value(raw: str) -> str | None:
+    """The clear text of a stored value; None when no key in force decrypts it.
+
+    Every read of a secret column goes through here (model attributes, the store's rows).
+    """
+    if not raw:
+        return ""
     try:
-        plain = crypto.decrypt(raw)
+        return crypto.decrypt(raw)
     except crypto.DecryptionError:
         return None
-    instance.__dict__.setdefault("_zt_plain", {})[name] = plain
+
+
+def opened(owner: Any, name: str, raw: str) -> str:
+    """``open_value`` or ``TokenDecryptionError`` naming the row and column (never the value)."""
+    plain = open_value(raw)
+    if plain is None:
+        # Raised outside any ``except``: no chained error, no plaintext in this frame.
+        raise TokenDecryptionError(owner, name)
+    return plain
+
+
+def _plaintext_or_none(values: dict[str, Any], name: str, raw: Ciphertext) -> str | None:
+    cache = values.get("_zt_plain")
+    if cache is not None and name in cache:
+        return cache[name]
+    plain = open_value(raw)
+    if plain is not None:
+        values.setdefault("_zt_plain", {})[name] = plain
     return plain
 
 
@@ -56,11 +89,8 @@ class _EncryptedAttribute(DeferredAttribute):
         if not isinstance(raw, Ciphertext) or instance.__dict__.get("_zt_raw"):
             return raw
         name = self.field.attname
-        plain = _plaintext_or_none(instance, name, raw)
-        if plain is None:
-            # Raised outside any ``except``: no chained error, no plaintext in this frame.
-            raise TokenDecryptionError(instance.pk, name)
-        return plain
+        plain = _plaintext_or_none(instance.__dict__, name, raw)
+        return opened(instance.pk, name, raw) if plain is None else plain
 
     def __set__(self, instance: Any, value: Any) -> None:
         instance.__dict__.get("_zt_plain", {}).pop(self.field.attname, None)
@@ -103,6 +133,27 @@ class EncryptedTextField(models.TextField):
             return Ciphertext(value)
         return value
 
+    def seal(self, plain: str | None) -> Sealed:
+        """The one place clear text becomes ciphertext, checksum and key id.
+
+        ``client_secret`` (``SHARED_CIPHERTEXT``) is the same for many rows: equal values
+        share one ciphertext. The checksum is there when the field declares its column.
+        """
+        plain = plain or ""
+        checksum = crypto.checksum(plain) if self.checksum_field else None
+        if not plain:
+            return Sealed("", checksum, "")
+        shared = self.attname in SHARED_CIPHERTEXT
+        return Sealed(crypto.encrypt(plain, shared=shared), checksum, crypto.primary_key_id())
+
+    def columns(self, plain: str | None) -> dict[str, str]:
+        """``seal(plain)`` as the columns an ``update()`` writes (value, checksum)."""
+        sealed = self.seal(plain)
+        out = {self.attname: sealed.ciphertext}
+        if self.checksum_field and sealed.checksum is not None:
+            out[self.checksum_field] = sealed.checksum
+        return out
+
     def pre_save(self, model_instance: Any, add: bool) -> Any:
         raw = model_instance.__dict__.get(self.attname, "")
         if isinstance(raw, Ciphertext):
@@ -114,24 +165,44 @@ class EncryptedTextField(models.TextField):
         value = super().get_prep_value(value)
         if not value or not isinstance(value, str) or crypto.is_ciphertext(value):
             return value
-        return crypto.encrypt(value, shared=self.attname in SHARED_CIPHERTEXT)
+        return self.seal(value).ciphertext
 
     def value_from_object(self, obj: Any) -> Any:
         raw = obj.__dict__.get(self.attname, "")
         if not raw or isinstance(raw, Ciphertext):
             return str(raw or "")
-        return crypto.encrypt(str(raw), shared=self.attname in SHARED_CIPHERTEXT)
+        return self.seal(str(raw)).ciphertext
 
     def value_to_string(self, obj: Any) -> str:
         return str(self.value_from_object(obj))
 
 
-def _has_key_id(instance: Any) -> bool:
-    return any(f.attname == "key_id" for f in instance._meta.concrete_fields)
+def secret_field(meta: Any, name: str) -> EncryptedTextField:
+    """The encrypted field ``name`` of a model's ``_meta`` (also a migration's historical one)."""
+    field = meta.get_field(name)
+    if not isinstance(field, EncryptedTextField):
+        raise TypeError(f"{name} is not an encrypted column")
+    return field
+
+
+def _has_key_id(meta: Any) -> bool:
+    return any(f.attname == "key_id" for f in meta.concrete_fields)
 
 
 def seal(
     instance: Any,
+    names: list[str] | tuple[str, ...],
+    *,
+    reencrypt: bool = False,
+    claim: bool = False,
+) -> set[str]:
+    """``seal_values`` on a model instance's attributes."""
+    return seal_values(instance._meta, instance.__dict__, names, reencrypt=reencrypt, claim=claim)
+
+
+def seal_values(
+    meta: Any,
+    values: dict[str, Any],
     names: list[str] | tuple[str, ...],
     *,
     reencrypt: bool = False,
@@ -144,45 +215,43 @@ def seal(
     key. ``reencrypt`` also re-encrypts values stored under another key, and ``claim`` then
     gives the row the first key's id: one row, one key. A value no key decrypts is left as it
     is (and the row keeps its old ``key_id``). Returns the names of the other columns it set.
+    ``values`` is an instance's ``__dict__`` or a pickled state.
     """
-    primary = crypto.primary_key_id()
     changed: set[str] = set()
     whole = claim
     if reencrypt:
         for name in SECRET_FIELDS:
-            raw = instance.__dict__.get(name)
+            raw = values.get(name)
             if isinstance(raw, Ciphertext):
-                plain = _plaintext_or_none(instance, name, raw)
+                plain = _plaintext_or_none(values, name, raw)
                 if plain is None:
                     whole = False
                 else:
-                    instance.__dict__[name] = plain
-    encrypted = False
+                    values[name] = plain
+    new_key = ""
     for name in names:
-        raw = instance.__dict__.get(name, "")
+        raw = values.get(name, "")
         if isinstance(raw, Ciphertext):
             continue
         plain = "" if raw is None else str(raw)
-        field = instance._meta.get_field(name)
+        field = secret_field(meta, name)
+        sealed = field.seal(plain)
+        values[name] = Ciphertext(sealed.ciphertext) if sealed.ciphertext else ""
         if plain:
-            shared = name in SHARED_CIPHERTEXT
-            instance.__dict__[name] = Ciphertext(crypto.encrypt(plain, shared=shared))
-            instance.__dict__.setdefault("_zt_plain", {})[name] = plain
-            encrypted = True
-        else:
-            instance.__dict__[name] = ""
-        if field.checksum_field:
-            instance.__dict__[field.checksum_field] = crypto.checksum(plain)
+            values.setdefault("_zt_plain", {})[name] = plain
+            new_key = sealed.key_id
+        if field.checksum_field and sealed.checksum is not None:
+            values[field.checksum_field] = sealed.checksum
             changed.add(field.checksum_field)
-    if _has_key_id(instance):
-        has_secret = any(instance.__dict__.get(name) for name in SECRET_FIELDS)
+    if _has_key_id(meta):
+        has_secret = any(values.get(name) for name in SECRET_FIELDS)
         if whole:
-            key_id = primary if has_secret else ""
-        elif encrypted and not instance.__dict__.get("key_id"):
-            key_id = primary
+            key_id = (new_key or crypto.primary_key_id()) if has_secret else ""
+        elif new_key and not values.get("key_id"):
+            key_id = new_key
         else:
-            key_id = instance.__dict__.get("key_id", "")
-        if key_id != instance.__dict__.get("key_id"):
-            instance.__dict__["key_id"] = key_id
+            key_id = values.get("key_id", "")
+        if key_id != values.get("key_id"):
+            values["key_id"] = key_id
             changed.add("key_id")
     return changed

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from zoho_tokens import crypto
 from zoho_tokens.exceptions import ConfigurationError
-from zoho_tokens.fields import SECRET_FIELDS, SHARED_CIPHERTEXT
+from zoho_tokens.fields import SECRET_FIELDS, open_value, secret_field
 from zoho_tokens.models import ZohoToken, token_db
 
 
@@ -46,20 +46,10 @@ def rotate_keys(
                 .values_list("pk", *SECRET_FIELDS)
             )
             for pk, *values in rows:
-                update = {}
-                for name, value in zip(SECRET_FIELDS, values, strict=True):
-                    if not value:
-                        continue
-                    try:
-                        if crypto.is_encrypted(value):
-                            update[name] = crypto.rotate(value, shared=name in SHARED_CIPHERTEXT)
-                        else:
-                            update.update(_encrypted_with_checksum(name, value))
-                    except crypto.DecryptionError:
-                        result.failed.append(pk)
-                        update = {}
-                        break
-                if update:
+                update = _resealed(ZohoToken, dict(zip(SECRET_FIELDS, values, strict=True)))
+                if update is None:
+                    result.failed.append(pk)
+                elif update:
                     update["key_id"] = crypto.primary_key_id()  # the whole row is on it now
                     ZohoToken.objects.filter(pk=pk).update(**update)
                     result.values += sum(1 for name in update if name in SECRET_FIELDS)
@@ -69,14 +59,20 @@ def rotate_keys(
     return result
 
 
-def _encrypted_with_checksum(name: str, value: str) -> dict[str, str]:
-    """A clear value (written by raw SQL) encrypted, with the checksum lookups need.
-
-    The raw write did not compute the checksum, so without it ``find_token`` misses the row.
+def _resealed(model: Any, stored: dict[str, str], *, clear_only: bool = False) -> dict | None:
+    """The columns that seal ``stored``'s values again under the first key; None when a
+    value no key decrypts. A clear value (written by raw SQL) is sealed as it is, with the
+    checksum the raw write did not compute (without it ``find_token`` misses the row);
+    ``clear_only`` leaves encrypted values alone.
     """
-    update = {name: crypto.encrypt(value, shared=name in SHARED_CIPHERTEXT)}
-    if name != "client_secret":
-        update[f"{name}_checksum"] = crypto.checksum(value)
+    update: dict[str, str] = {}
+    for name, value in stored.items():
+        if not value or (clear_only and crypto.is_encrypted(value)):
+            continue
+        plain = open_value(value) if crypto.is_encrypted(value) else value
+        if plain is None:
+            return None
+        update.update(secret_field(model._meta, name).columns(plain))
     return update
 
 
@@ -89,10 +85,8 @@ def encrypt_cleartext_rows(model: Any, batch_size: int = 200) -> int:
     changed = 0
     qs = model.objects.order_by("pk").values_list("pk", *SECRET_FIELDS)
     for pk, *values in qs.iterator(chunk_size=batch_size):
-        update = {}
-        for name, value in zip(SECRET_FIELDS, values, strict=True):
-            if value and not crypto.is_encrypted(value):
-                update.update(_encrypted_with_checksum(name, value))
+        stored = dict(zip(SECRET_FIELDS, values, strict=True))
+        update = _resealed(model, stored, clear_only=True)
         if update:
             model.objects.filter(pk=pk).update(**update)
             changed += 1

@@ -28,10 +28,10 @@ from zoho_tokens.exceptions import ConfigurationError, TokenDecryptionError
 # EncryptedTextField stays importable from here: migration 0001 names it so.
 from zoho_tokens.fields import (
     SECRET_FIELDS,
-    SHARED_CIPHERTEXT,
-    Ciphertext,
     EncryptedTextField,
     seal,
+    seal_values,
+    secret_field,
 )
 
 #: The SDK's token columns, in its order (FileStore CSV positions, DBStore table columns).
@@ -229,19 +229,19 @@ class ZohoTokenQuerySet(models.QuerySet):
 
     def update(self, **kwargs: Any) -> int:
         """``update()`` with clear-text secrets stores ciphertext and their checksums."""
-        sealed = False
+        new_key = ""
         for name in SECRET_FIELDS:
             value = kwargs.get(name)
             if isinstance(value, str) and not crypto.is_ciphertext(value):
-                checksum_field = getattr(self.model._meta.get_field(name), "checksum_field", None)
-                shared = name in SHARED_CIPHERTEXT
-                kwargs[name] = crypto.encrypt(value, shared=shared) if value else ""
-                if checksum_field and checksum_field not in kwargs:
-                    kwargs[checksum_field] = crypto.checksum(value)
-                sealed = sealed or bool(value)
-        if sealed and "key_id" not in kwargs:
+                field = secret_field(self.model._meta, name)
+                sealed = field.seal(value)
+                kwargs[name] = sealed.ciphertext
+                if field.checksum_field:
+                    kwargs.setdefault(field.checksum_field, sealed.checksum)
+                new_key = sealed.key_id or new_key
+        if new_key and "key_id" not in kwargs:
             kwargs["key_id"] = Case(
-                When(key_id="", then=Value(crypto.primary_key_id())),
+                When(key_id="", then=Value(new_key)),
                 default=F("key_id"),
                 output_field=models.CharField(),
             )
@@ -362,11 +362,8 @@ class ZohoToken(models.Model):
         state = super().__getstate__()
         state.pop("_zt_plain", None)
         state.pop("_zt_raw", None)
-        for name in SECRET_FIELDS:
-            raw = state.get(name)
-            if raw and not isinstance(raw, Ciphertext):
-                shared = name in SHARED_CIPHERTEXT
-                state[name] = Ciphertext(crypto.encrypt(str(raw), shared=shared))
+        seal_values(self._meta, state, SECRET_FIELDS)  # with checksums and key id, as save()
+        state.pop("_zt_plain", None)
         return state
 
     def __repr__(self) -> str:

@@ -21,14 +21,14 @@ from typing import Any, TypeVar
 from django.db import connections
 from django.db.models import Q
 
-from zoho_tokens import crypto, refresh, rows
+from zoho_tokens import refresh, rows
 from zoho_tokens.connections import database_error_in, heal
 from zoho_tokens.exceptions import (
-    TokenDecryptionError,
     TokenStoreError,
     ZohoTokensError,
     detached,
 )
+from zoho_tokens.fields import SECRET_FIELDS, opened
 from zoho_tokens.models import SDK_COLUMNS, ZohoToken, token_db
 from zoho_tokens.tenancy import current_tenant
 from zoho_tokens.zohosdk import OAuthToken, TokenStore
@@ -46,7 +46,6 @@ _COLUMNS = (
     "grant_token_checksum",
     "refresh_backoff_until",
 )
-_SECRETS = ("client_secret", "refresh_token", "access_token", "grant_token")
 T = TypeVar("T")
 _sql_cache: dict[tuple, str] = {}
 _PARAM_NAMES = tuple(f"p{i}" for i in range(16))  # lookups have at most 4 parameters
@@ -62,7 +61,7 @@ class StoredRow:
 
     def __init__(self, values: tuple) -> None:
         columns = dict(zip(_COLUMNS, values, strict=True))
-        columns["_raw"] = {name: columns.pop(name) or "" for name in _SECRETS}
+        columns["_raw"] = {name: columns.pop(name) or "" for name in SECRET_FIELDS}
         self.__dict__ = columns
 
     @property
@@ -70,16 +69,9 @@ class StoredRow:
         return self.id
 
     def __getattr__(self, name: str) -> Any:
-        if name not in _SECRETS:
+        if name not in SECRET_FIELDS:
             raise AttributeError(name)
-        value = self._raw[name]
-        if not value:
-            return ""
-        try:
-            return crypto.decrypt(value)
-        except crypto.DecryptionError:
-            pass
-        raise TokenDecryptionError(self.id, name)  # outside the except: nothing chained
+        return opened(self.id, name, self._raw[name])
 
     def __repr__(self) -> str:
         return f"<StoredRow id={self.id!r} user_name={self.user_name!r}>"
