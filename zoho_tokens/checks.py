@@ -38,6 +38,7 @@ class CheckId:
     INSECURE_SECRET_KEY = "zoho_tokens.E011"
     INVALID_CONNECT_PERMISSION = "zoho_tokens.E012"
     SCHEMA_TENANT_WITHOUT_DJANGO_TENANTS = "zoho_tokens.E013"
+    INVALID_AUDIT_RETENTION = "zoho_tokens.E025"
     DERIVED_ENCRYPTION_KEY = "zoho_tokens.W001"
     READS_ROUTED_ELSEWHERE = "zoho_tokens.W002"
     ROWS_ON_DERIVED_KEY = "zoho_tokens.W010"
@@ -191,6 +192,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 "ZOHO_TOKENS['REFRESH_AHEAD_SECONDS'] must be an integer above 5 (the SDK's own "
                 "refresh threshold), or every worker refreshes on its own.",
                 id=CheckId.REFRESH_AHEAD_TOO_SMALL,
+            )
+        )
+    retention = zoho_settings.raw("AUDIT_RETENTION_DAYS")
+    if retention is not None and (
+        isinstance(retention, bool) or not isinstance(retention, int) or retention < 1
+    ):
+        messages.append(
+            Error(
+                f"ZOHO_TOKENS['AUDIT_RETENTION_DAYS'] is {retention!r}: it must be a whole "
+                "number of days (1 or more), or None to keep audit rows forever.",
+                hint="The default is 400 days; 'zoho_tokens prune-audit' deletes older rows.",
+                id=CheckId.INVALID_AUDIT_RETENTION,
             )
         )
     return messages

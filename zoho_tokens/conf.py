@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "SDK_RESOURCE_PATH": None,
     # Database alias for token state; None: router.db_for_write(ZohoToken).
     "DATABASE": None,
+    # Audit rows older than this many days go with 'zoho_tokens prune-audit'; None: kept.
+    "AUDIT_RETENTION_DAYS": 400,
 }
 
 
@@ -89,6 +91,10 @@ def _optional_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 COERCE: dict[str, Callable[[Any], Any]] = {
     "ENCRYPTION_KEYS": key_list,
     "DATA_CENTER": _lower("us"),
@@ -103,6 +109,7 @@ COERCE: dict[str, Callable[[Any], Any]] = {
     "TENANT_RESOLVER": _dotted,
     "CONNECT_PERMISSION": _permission,
     "ALLOW_DEFAULT_TENANT": _optional_bool,
+    "AUDIT_RETENTION_DAYS": _optional_int,
 }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from zoho_tokens import services
 from zoho_tokens.models import AuditSource
 
-__all__ = ["refresh_all", "refresh_expiring"]
+__all__ = ["prune_audit", "refresh_all", "refresh_expiring"]
 
 
 def refresh_expiring(within: int = 600, tenant: str | None = None) -> services.RefreshReport:
@@ -34,3 +34,9 @@ def refresh_all(tenant: str | None = None) -> services.RefreshReport:
     Zoho's limit of 10 access tokens per refresh token in 10 minutes: prefer
     ``refresh_expiring`` on a schedule."""
     return services.refresh_tokens(tenant=tenant, source=AuditSource.TASK)
+
+
+def prune_audit(days: int | None = None) -> services.PruneReport:
+    """Delete audit rows older than ``days`` (default ``AUDIT_RETENTION_DAYS``; nothing when
+    that is None), in short batches. Run it daily."""
+    return services.prune_audit(days)

@@ -1,15 +1,23 @@
-"""List filters: status (the one status rule), audit action, data center."""
+"""List filters: status (the one status rule), audit action, data center, tenant, actor.
+
+None of them scans the table to find its choices: they come from the vocabularies
+(``TokenStatus``, ``AuditAction``, ``DATA_CENTERS``) or are typed into a box (tenant, actor),
+so a changelist costs the same few queries at a hundred rows or a million.
+"""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
 from django.contrib import admin
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from zoho_tokens.datacenters import DATA_CENTERS, FAKE_LABEL, data_center_of, is_fake
+from zoho_tokens.conf import zoho_settings
+from zoho_tokens.datacenters import DATA_CENTERS, FAKE_LABEL, is_fake, origin_of
 from zoho_tokens.models import AuditAction, TokenStatus, ZohoTokenQuerySet
 
 
@@ -38,8 +46,7 @@ class ActionFilter(admin.SimpleListFilter):
     parameter_name = "action"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        found = set(model_admin.get_queryset(request).values_list("action", flat=True).distinct())
-        return [(value, label) for value, label in AuditAction.choices if value in found]
+        return list(AuditAction.choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
         return queryset.filter(action=self.value()) if self.value() else None
@@ -50,10 +57,19 @@ def _data_center_q(name: str) -> Q:
     return Q(api_domain__iendswith=suffix) | Q(api_domain__icontains=suffix + "/")
 
 
-class DataCenterFilter(admin.SimpleListFilter):
-    """Data center derived from ``api_domain`` (``conf.data_center_of``); one query to list.
+def _fake_domains() -> list[str]:
+    """The bundled fake Zoho's origins that the settings point at (``is_fake``), with and
+    without a trailing slash."""
+    configured = {zoho_settings.ACCOUNTS_URL, zoho_settings.API_DOMAIN}
+    origins = [origin_of(url) for url in configured if url and is_fake(url)]
+    return sorted({o for origin in origins if origin for o in (origin, origin + "/")})
 
-    The bundled fake Zoho that the settings point at (the demo, tests) is its own choice,
+
+class DataCenterFilter(admin.SimpleListFilter):
+    """Data center derived from ``api_domain`` (``datacenters.data_center_of``).
+
+    The choices are the vocabulary (every data center), not the domains found in the table;
+    the bundled fake Zoho that the settings point at (the demo, tests) is its own choice,
     "fake Zoho (demo)", apart from "other / unknown".
     """
 
@@ -63,35 +79,79 @@ class DataCenterFilter(admin.SimpleListFilter):
     FAKE = "fake"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        domains = model_admin.get_queryset(request).values_list("api_domain", flat=True)
-        unknown = set()
-        found = set()
-        for domain in domains.distinct().order_by():
-            dc = data_center_of(domain)
-            found.add(dc)
-            if dc is None:
-                unknown.add(self.FAKE if is_fake(domain) else self.OTHER)
-        choices: list[tuple[str, Any]] = [(n, n.upper()) for n in DATA_CENTERS if n in found]
-        if self.FAKE in unknown:
+        choices: list[tuple[str, Any]] = [(n, n.upper()) for n in DATA_CENTERS]
+        if _fake_domains():
             choices.append((self.FAKE, FAKE_LABEL))
-        if self.OTHER in unknown:
-            choices.append((self.OTHER, _("other / unknown")))
+        choices.append((self.OTHER, _("other / unknown")))
         return choices
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
         value = self.value()
         if not value:
             return None
-        if value in (self.OTHER, self.FAKE):
+        if value == self.FAKE:
+            return queryset.filter(api_domain__in=_fake_domains())
+        if value == self.OTHER:
             known = Q()
             for name in DATA_CENTERS:
                 known |= _data_center_q(name)
-            unknown = queryset.exclude(known)
-            domains = unknown.values_list("api_domain", flat=True).distinct().order_by()
-            fake = [d for d in domains if is_fake(d)]
-            if value == self.FAKE:
-                return unknown.filter(api_domain__in=fake)
-            return unknown.exclude(api_domain__in=fake)
+            return queryset.exclude(known).exclude(api_domain__in=_fake_domains())
         if value in DATA_CENTERS:
             return queryset.filter(_data_center_q(value))
         return queryset.none()
+
+
+class TextBoxFilter(admin.SimpleListFilter):
+    """A filter typed into a box (there may be thousands of values: no list of links)."""
+
+    template = "admin/zoho_tokens/text_filter.html"
+    placeholder: Any = ""
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return []
+
+    def has_output(self) -> bool:
+        return True
+
+    def choices(self, changelist: ChangeList) -> Any:
+        """One "choice": what the template needs to draw the box and keep the other filters."""
+        keep = [
+            (name, value)
+            for name, values in changelist.params.items()
+            if name not in (self.parameter_name, PAGE_VAR)
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        yield {
+            "parameter_name": self.parameter_name,
+            "value": self.value() or "",
+            "placeholder": self.placeholder,
+            "keep": keep,
+            "clear_url": changelist.get_query_string(remove=[str(self.parameter_name), PAGE_VAR]),
+        }
+
+
+class TenantFilter(TextBoxFilter):
+    """Exactly this tenant (indexed); empty: every tenant."""
+
+    title = _("tenant")
+    parameter_name = "tenant"
+    placeholder = _("tenant id")
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        value = (self.value() or "").strip()
+        return queryset.filter(tenant=value) if value else None
+
+
+class ActorFilter(TextBoxFilter):
+    """Events by the user with this user name (looked up by the user table's own index)."""
+
+    title = _("actor")
+    parameter_name = "actor"
+    placeholder = _("user name")
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        value = (self.value() or "").strip()
+        if not value:
+            return None
+        users = get_user_model()._default_manager.filter(**{get_user_model().USERNAME_FIELD: value})
+        return queryset.filter(actor_id__in=list(users.values_list("pk", flat=True)[:10]))

@@ -1,6 +1,7 @@
 """Operations shared by the admin, the management commands, the web views and tasks.
 
-One module per operation: ``grants`` (exchange), ``refreshes``, ``revocations``, ``purges``.
+One module per operation: ``grants`` (exchange), ``refreshes``, ``revocations``, ``purges``,
+``retention`` (pruning the audit).
 Each takes ``source`` and ``actor`` so signals and audit rows say who did what. Operations on
 several tokens return a report with one outcome per token; the callers only present it.
 Anything a user can fix raises a ``ServiceError`` subclass (one safe line: what happened
@@ -20,10 +21,12 @@ from zoho_tokens.services.refreshes import (
     refresh_tokens,
     select_for_refresh,
 )
+from zoho_tokens.services.retention import PruneReport, prune_audit
 from zoho_tokens.services.revocations import RevokeOutcome, RevokeReport, revoke, revoke_tokens
 
 __all__ = [
     "REFRESH_OK",
+    "PruneReport",
     "PurgeSelection",
     "RefreshOutcome",
     "RefreshReport",
@@ -33,6 +36,7 @@ __all__ = [
     "ServiceError",
     "exchange_grant",
     "label",
+    "prune_audit",
     "purge",
     "refresh_now",
     "refresh_tokens",

@@ -1,5 +1,5 @@
 """``manage.py zoho_tokens <subcommand>``: list, refresh, revoke, purge, rotate-keys, import,
-export.
+export, prune-audit.
 
 Each subcommand lives in ``zoho_tokens/management/subcommands/<name>.py`` and defines
 ``HELP``, ``add_arguments(parser)`` and ``handle(command, options) -> int`` (the exit code).
@@ -31,6 +31,7 @@ SUBCOMMANDS = {
     "rotate-keys": "rotate_keys",
     "import": "import_",
     "export": "export",
+    "prune-audit": "prune_audit",
 }
 
 
