@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from zoho_tokens.importers.base import (
@@ -86,8 +87,9 @@ def check_target(path: str, *, force: bool) -> Path:
     return target
 
 
-def write_filestore(path: str, records: list[list[str]], *, force: bool = False) -> Path:
-    """Write ``records`` under the SDK's header, mode 0600; never a partial file."""
+def write_filestore(path: str, records: Iterable[list[str]], *, force: bool = False) -> Path:
+    """Write ``records`` under the SDK's header, mode 0600; never a partial file: whatever
+    stops the writing (a disk error, a record that cannot be read) removes what was written."""
     target = check_target(path, force=force)
     try:
         if force:
@@ -112,4 +114,7 @@ def write_filestore(path: str, records: list[list[str]], *, force: bool = False)
     except OSError as exc:
         Path(temp).unlink(missing_ok=True)
         raise ExportError(f"{path}: cannot write ({exc.strerror})") from None
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
     return target

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoho_tokens import importers
-from zoho_tokens.management.cli import describe
+from zoho_tokens.management.cli import describe, progress_bar
 
 HELP = (
     "Write a tenant's tokens to a CSV file the SDK's FileStore reads (to roll back). The "
@@ -40,7 +40,10 @@ def add_arguments(parser: Any) -> None:
 def handle(command: Any, options: dict[str, Any]) -> int:
     try:
         result = importers.export_tokens(
-            options["path"], tenant=options.get("tenant") or "", force=bool(options.get("force"))
+            options["path"],
+            tenant=options.get("tenant") or "",
+            force=bool(options.get("force")),
+            progress=progress_bar(),
         )
     except importers.ExportError as exc:
         command.stderr.write(f"export failed: {exc}")

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import sys
+import textwrap
 from collections import Counter
 from typing import Any
 
-from zoho_tokens.management.cli import expiry_text, token_summary
-from zoho_tokens.models import ZohoToken
+from django.db.models import Count, Max
+from django.db.models.functions import Length
+
+from zoho_tokens.management.cli import expiry_text, progress_bar, token_summary
+from zoho_tokens.models import TokenStatus, ZohoToken
 
 HELP = "List stored Zoho tokens: id, user name, tenant, api domain, status, expiry."
+
+#: Rows read per round trip.
+READ_CHUNK = 2000
 
 COLUMNS = ("ID", "USER NAME", "TENANT", "API DOMAIN", "STATUS", "ACCESS TOKEN EXPIRES")
 
@@ -22,38 +30,77 @@ def add_arguments(parser: Any) -> None:
 
 
 def handle(command: Any, options: dict[str, Any]) -> int:
+    """Streams: rows are read in chunks and written as they come, so memory stays flat at
+    100k tokens; the column widths come from one aggregate query first."""
     rows = ZohoToken.objects.with_status().order_by("tenant", "user_name", "id")
     if options.get("tenant") is not None:
         rows = rows.for_tenant(options["tenant"])
-    rows = list(rows)
-    statuses = Counter(row.status() for row in rows)
-    summary = f"{len(rows)} token{'s' if len(rows) != 1 else ''}" + (
-        " (" + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) + ")"
-        if rows
-        else ""
+    sizes = rows.order_by().aggregate(
+        count=Count("pk"),
+        id=Max(Length("id")),
+        user_name=Max(Length("user_name")),
+        tenant=Max(Length("tenant")),
+        api_domain=Max(Length("api_domain")),
+        reason=Max(Length("invalid_reason")),
     )
+    total = sizes["count"]
+    statuses: Counter[str] = Counter()
+    progress = progress_bar() if not _is_terminal(sys.stdout) else None
     if options.get("json"):
-        command.stdout.write(json.dumps([token_summary(row) for row in rows], indent=2))
-        command.stderr.write(summary)
+        command.stdout.write("[" if total else "[]", ending="")
+        for n, row in enumerate(rows.iterator(chunk_size=READ_CHUNK), 1):
+            statuses[row.status()] += 1
+            item = textwrap.indent(json.dumps(token_summary(row), indent=2), "  ")
+            command.stdout.write(("\n" if n == 1 else ",\n") + item, ending="")
+            _tick(progress, n, total)
+        command.stdout.write("\n]" if total else "")
+        command.stderr.write(_summary(total, statuses))
         return 0
-    table = [COLUMNS] + [
-        (
+    widths = [
+        max(len(COLUMNS[0]), sizes["id"] or 0),
+        max(len(COLUMNS[1]), sizes["user_name"] or 1),
+        max(len(COLUMNS[2]), sizes["tenant"] or 1),
+        max(len(COLUMNS[3]), sizes["api_domain"] or 1),
+        max(len(COLUMNS[4]), *(len(s) for s in TokenStatus.values), (sizes["reason"] or 0) + 10),
+        0,
+    ]
+    if total:
+        _line(command, COLUMNS, widths)
+    for n, row in enumerate(rows.iterator(chunk_size=READ_CHUNK), 1):
+        status = row.status()
+        statuses[status] += 1
+        cells = (
             row.pk,
             row.user_name or "-",
             row.tenant or "-",
             row.api_domain or "-",
-            row.status() + (f" ({row.invalid_reason})" if row.invalid_reason else ""),
+            status + (f" ({row.invalid_reason})" if row.invalid_reason else ""),
             expiry_text(row),
         )
-        for row in rows
-    ]
-    widths = [max(len(str(line[i])) for line in table) for i in range(len(COLUMNS))]
-    if rows:
-        for line in table:
-            command.stdout.write(
-                "  ".join(
-                    str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)
-                ).rstrip()
-            )
-    command.stdout.write(summary)
+        _line(command, cells, widths)
+        _tick(progress, n, total)
+    command.stdout.write(_summary(total, statuses))
     return 0
+
+
+def _line(command: Any, cells: Any, widths: list[int]) -> None:
+    text = "  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=True))
+    command.stdout.write(text.rstrip())
+
+
+def _summary(total: int, statuses: Counter[str]) -> str:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+    return f"{total} token{'s' if total != 1 else ''}" + (f" ({counts})" if total else "")
+
+
+def _tick(progress: Any, done: int, total: int) -> None:
+    if progress is not None and (done % READ_CHUNK == 0 or done == total):
+        progress(done, total)
+
+
+def _is_terminal(stream: Any) -> bool:
+    """The table itself goes to a terminal: then no progress bar is drawn over it."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

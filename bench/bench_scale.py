@@ -1,0 +1,394 @@
+"""Scale: the admin, the operator commands and sweeps at 100k tokens and 1M audit rows.
+
+    createdb -h 127.0.0.1 -U postgres bench_h25
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_h25 .venv/bin/python bench/bench_scale.py
+    .venv/bin/python bench/bench_scale.py                 # SQLite scratch file, 10k / 100k
+    ... --only admin,list,export,prune --repeat 3 --write --label after
+
+Seeds once (fast bulk SQL: ``generate_series`` for the audit, ``COPY``/``executemany`` of
+rows encrypted in Python for the tokens) and reuses the data on the next run (``--reseed``
+to start again): ``--tokens`` (default 100,000 on PostgreSQL/MariaDB, 10,000 on SQLite) in
+1,000 tenants, a tenth of them in the default tenant "", and ``--audit`` rows (1,000,000 /
+100,000) over the last 800 days. The database name must contain ``bench``.
+
+Sections (``--only``):
+- ``admin``: each audit and token changelist view (plain, every filter, search, last page)
+  through Django's test client as a superuser: median ms of ``--repeat`` runs and queries.
+- ``list``: ``manage.py zoho_tokens list`` as a child process: seconds and peak RSS, against
+  the floor (a child reading the same columns with the raw driver).
+- ``export``: ``zoho_tokens export`` of the default tenant (a tenth of the tokens): seconds
+  and peak RSS.
+- ``prune``: ``zoho_tokens prune-audit`` (the rows older than 400 days, about half) against
+  the floor, one ``DELETE`` (rolled back); the longest batch is the longest lock held.
+  Destructive: run it last (``--reseed`` puts the rows back).
+
+Results go to ``bench/results-scale.json`` only with ``--write`` (under ``--label``, e.g.
+``before`` for a run of the previous code, ``after``), so a run never rewrites tracked files
+unless asked. Compare ratios measured in one run: the machines are shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CODE = Path(os.environ.get("BENCH_CODE", ROOT))  # the code under test (a checkout of main)
+sys.path.insert(0, str(CODE))
+RESULTS = ROOT / "bench" / "results-scale.json"
+SCRATCH_SQLITE = Path(tempfile.gettempdir()) / "zoho-tokens-bench-scale.sqlite3"
+KEY_A = "hJ7u9-0sJvQbX1s5kWm3xq7h2ZkTq8cJ2yq1n0cVv4E="
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{SCRATCH_SQLITE}")
+os.environ.setdefault("ZOHO_TOKENS_LOG_LEVEL", "ERROR")
+os.environ.setdefault("DEBUG", "False")
+os.environ.setdefault("SECRET_KEY", "bench-scale-" + "x" * 50)
+os.environ.setdefault("ZOHO_TOKENS_ENCRYPTION_KEYS", KEY_A)
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from zoho_tokens import crypto  # noqa: E402
+from zoho_tokens.models import AuditAction, TokenAuditEvent, ZohoToken  # noqa: E402
+
+TENANTS = 1000
+AUDIT_DAYS = 800
+
+
+def database_name() -> str:
+    return str(connection.settings_dict["NAME"])
+
+
+def check_scratch() -> None:
+    if "bench" not in database_name():
+        sys.exit(f"refusing to use database {database_name()!r}: its name must contain 'bench'")
+
+
+# -- seeding ------------------------------------------------------------------------------------
+
+
+def tenant_of(n: int) -> str:
+    return "" if n % 10 == 0 else f"t{n % TENANTS}"
+
+
+def token_rows(count: int) -> list[tuple]:
+    """Encrypted like the app stores them (one Fernet token per value, checksums set)."""
+    now_ms = int(time.time() * 1000)
+    key_id = crypto.primary_key_id()
+    rows = []
+    for n in range(count):
+        refresh = f"1000.r{n:032x}.{secrets.token_hex(16)}"
+        access = f"1000.a{n:032x}.{secrets.token_hex(16)}"
+        rows.append(
+            (
+                str(1_000_000 + n),
+                tenant_of(n),
+                f"user{n}@example.com:{700000000 + n}",
+                "1000.BENCHCLIENT",
+                crypto.encrypt("bench-client-secret-0123456789abcdef", shared=True),
+                crypto.encrypt(refresh),
+                crypto.encrypt(access),
+                "",
+                crypto.checksum(refresh),
+                crypto.checksum(access),
+                "",
+                # A tenth expired, a tenth expiring soon, the rest active.
+                now_ms + (-60_000 if n % 10 == 3 else 120_000 if n % 10 == 5 else 3_000_000),
+                "https://example.com/cb",
+                "https://www.zohoapis.eu" if n % 7 == 0 else "https://www.zohoapis.com",
+                key_id,
+            )
+        )
+    return rows
+
+
+TOKEN_COLUMNS = (
+    "id, tenant, user_name, client_id, client_secret, refresh_token, access_token, grant_token, "
+    "refresh_token_checksum, access_token_checksum, grant_token_checksum, expiry_time, "
+    "redirect_url, api_domain, key_id"
+)
+DEFAULTS = {
+    "accounts_server": "''",
+    "invalid_reason": "''",
+    "refresh_failures": "0",
+    "refresh_error": "''",
+    "refresh_lease_owner": "''",
+}
+
+
+def seed(tokens: int, audit: int) -> None:
+    started = time.perf_counter()
+    TokenAuditEvent.objects.all()._raw_delete(TokenAuditEvent.objects.db)
+    ZohoToken.objects.all()._raw_delete(ZohoToken.objects.db)
+    table = ZohoToken._meta.db_table
+    columns = TOKEN_COLUMNS + ", " + ", ".join(DEFAULTS) + ", created_at, updated_at"
+    rows = token_rows(tokens)
+    stamp = timezone.now()
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            batch = rows[start : start + 5000]
+            chunk = [(*row, *("", "", 0, "", ""), stamp, stamp) for row in batch]
+            marks = ", ".join(["%s"] * len(chunk[0]))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", chunk)
+    seed_audit(audit, tokens)
+    print(f"seeded {tokens} tokens, {audit} audit rows in {time.perf_counter() - started:.1f} s")
+
+
+def seed_audit(audit: int, tokens: int) -> None:
+    table = TokenAuditEvent._meta.db_table
+    actions = AuditAction.values
+    vendor = connection.vendor
+    with connection.cursor() as cursor:
+        if vendor == "postgresql":
+            array = "ARRAY[" + ",".join(f"'{a}'" for a in actions) + "]"
+            cursor.execute(
+                f"""INSERT INTO {table} (created_at, action, token_id, user_name, tenant,
+                    actor_id, actor_name, source, outcome, detail)
+                SELECT now() - make_interval(secs => n * {AUDIT_DAYS * 86400.0 / audit}),
+                    ({array})[1 + n % {len(actions)}], (1000000 + n % {tokens})::text,
+                    'user' || (n % {tokens}) || '@example.com:' || (700000000 + n % {tokens}),
+                    CASE WHEN n % {tokens} % 10 = 0 THEN ''
+                         ELSE 't' || (n % {tokens} % {TENANTS}) END,
+                    NULL, '', (ARRAY['sdk','sdk','sdk','task','admin'])[1 + n % 5], 'ok', '{{}}'
+                FROM generate_series(1, {audit}) AS n"""
+            )
+            cursor.execute(f"ANALYZE {table}")
+            cursor.execute(f"ANALYZE {ZohoToken._meta.db_table}")
+        else:
+            now = time.time()
+            step = AUDIT_DAYS * 86400.0 / audit
+            for start in range(0, audit, 20000):
+                chunk = []
+                for n in range(start + 1, min(audit, start + 20000) + 1):
+                    t = n % tokens
+                    when = dt.datetime.fromtimestamp(now - n * step, tz=dt.UTC)
+                    chunk.append(
+                        (
+                            when,
+                            actions[n % len(actions)],
+                            str(1_000_000 + t),
+                            f"user{t}@example.com:{700000000 + t}",
+                            tenant_of(t),
+                            "",
+                            ["sdk", "sdk", "sdk", "task", "admin"][n % 5],
+                            "ok",
+                            "{}",
+                        )
+                    )
+                cursor.executemany(
+                    f"INSERT INTO {table} (created_at, action, token_id, user_name, tenant, "
+                    "actor_name, source, outcome, detail) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                    chunk,
+                )
+
+
+# -- measuring ----------------------------------------------------------------------------------
+
+
+def child(args: list[str], env: dict | None = None) -> tuple[float, float, str, str]:
+    """Run a child process: (seconds, peak RSS in MB of that child, stdout tail, stderr tail)."""
+    code = (
+        "import resource, subprocess, sys, json;"
+        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "print(json.dumps([r.returncode, u.ru_maxrss, r.stdout[-300:], r.stderr[-300:]]))"
+    )
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=CODE,
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(CODE)},
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    rc, rss_kb, stdout, stderr = json.loads(out.stdout)
+    if rc:
+        print(f"  child {args[2:5]} exited {rc}: {stderr.strip()[-200:]}")
+    return seconds, rss_kb / 1024, stdout, stderr
+
+
+def manage(*args: str, env: dict | None = None) -> tuple[float, float, str, str]:
+    return child([sys.executable, str(CODE / "manage.py"), *args], env)
+
+
+FLOOR_LIST = """
+import os, sys, time
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+django.setup()
+from django.db import connection
+with connection.cursor() as c:
+    c.execute("SELECT id, user_name, tenant, api_domain, expiry_time, invalid_reason, key_id "
+              "FROM zoho_tokens_zohotoken ORDER BY tenant, user_name, id")
+    n = 0
+    for row in c:
+        sys.stdout.write("  ".join(str(v) for v in row) + "\\n")
+        n += 1
+"""
+
+
+def bench_list(results: dict) -> None:
+    seconds, rss, _out, _err = manage("zoho_tokens", "list")
+    floor_s, floor_rss, _o, _e = child([sys.executable, "-c", FLOOR_LIST])
+    results["list"] = {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(rss),
+        "floor_seconds": round(floor_s, 2),
+        "floor_peak_rss_mb": round(floor_rss),
+        "over_floor": round(seconds / floor_s, 2),
+    }
+    print(f"list: {seconds:.2f} s, {rss:.0f} MB; floor {floor_s:.2f} s, {floor_rss:.0f} MB")
+
+
+def bench_export(results: dict) -> None:
+    target = Path(tempfile.gettempdir()) / f"bench-scale-export-{os.getpid()}.csv"
+    try:
+        seconds, rss, _out, _err = manage("zoho_tokens", "export", str(target), "--force")
+        rows = sum(1 for _ in target.open()) if target.exists() else 0
+    finally:
+        target.unlink(missing_ok=True)
+    results["export"] = {"seconds": round(seconds, 2), "peak_rss_mb": round(rss), "rows": rows}
+    print(f"export: {rows} rows, {seconds:.2f} s, {rss:.0f} MB")
+
+
+def admin_views(client: Client) -> dict[str, str]:
+    audit = reverse("admin:zoho_tokens_tokenauditevent_changelist")
+    tokens = reverse("admin:zoho_tokens_zohotoken_changelist")
+    some = "1000042"
+    views = {
+        "audit": audit,
+        "audit ?action=refreshed": audit + "?action=refreshed",
+        "audit ?source=admin": audit + "?source=admin",
+        "audit ?tenant=t7": audit + "?tenant=t7",
+        "audit ?token_id (token page link)": audit + f"?token_id={some}",
+        "audit search token id": audit + f"?q={some}",
+        "audit search user prefix": audit + "?q=user42@",
+        "tokens": tokens,
+        "tokens ?status=active": tokens + "?status=active",
+        "tokens ?status=expired": tokens + "?status=expired",
+        "tokens ?tenant=t7": tokens + "?tenant=t7",
+        "tokens ?data_center=eu": tokens + "?data_center=eu",
+        "tokens search user prefix": tokens + "?q=user42@",
+        "tokens search tenant": tokens + "?q=t7",
+        "token page": reverse("admin:zoho_tokens_zohotoken_change", args=[some]),
+    }
+    for name in ("audit", "tokens"):
+        response = client.get(views[name])
+        pages = response.context["cl"].paginator.num_pages if response.context else 1
+        views[f"{name} last page"] = views[name] + f"?p={pages}"
+    return views
+
+
+def bench_admin(results: dict, repeat: int, timeout: float) -> None:
+    setup_test_environment()
+    user = get_user_model()._default_manager.filter(username="bench-admin").first()
+    if user is None:
+        user = get_user_model()._default_manager.create_superuser(
+            "bench-admin", "bench@example.com", "x"
+        )
+    client = Client()
+    client.force_login(user)
+    found = {}
+    for name, url in admin_views(client).items():
+        times, queries = [], 0
+        for _ in range(repeat):
+            with CaptureQueriesContext(connection) as ctx:
+                started = time.perf_counter()
+                response = client.get(url)
+                times.append((time.perf_counter() - started) * 1000)
+            queries = len(ctx.captured_queries)
+            assert response.status_code == 200, (url, response.status_code)
+            if times[-1] > timeout * 1000:
+                break  # one slow run says enough (the "before" code takes many seconds)
+        found[name] = {"median_ms": round(statistics.median(times)), "queries": queries}
+        print(f"admin {name}: {statistics.median(times):.0f} ms, {queries} queries")
+    results["admin"] = found
+
+
+def bench_prune(results: dict) -> None:
+    table = TokenAuditEvent._meta.db_table
+    cutoff = timezone.now() - dt.timedelta(days=400)
+    started = time.perf_counter()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE created_at < %s", [cutoff])
+            floor_rows = cursor.rowcount
+        floor = time.perf_counter() - started
+        transaction.set_rollback(True)
+    seconds, _rss, out, _err = manage("zoho_tokens", "prune-audit")
+    results["prune"] = {
+        "rows": floor_rows,
+        "seconds": round(seconds, 2),
+        "floor_one_delete_seconds": round(floor, 2),
+        "output": out.strip()[-200:],
+    }
+    print(f"prune: {out.strip()} in {seconds:.2f} s; one DELETE of {floor_rows}: {floor:.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    server = connection.vendor != "sqlite"
+    parser.add_argument("--tokens", type=int, default=100_000 if server else 10_000)
+    parser.add_argument("--audit", type=int, default=1_000_000 if server else 100_000)
+    parser.add_argument("--only", default="admin,list,export,prune")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--timeout", type=float, default=5.0, help="one admin run this slow: stop")
+    parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--migrate", action="store_true", help="migrate the database first")
+    parser.add_argument("--write", action="store_true", help=f"merge into {RESULTS.name}")
+    parser.add_argument("--label", default="after")
+    args = parser.parse_args()
+    check_scratch()
+    print(f"code under test: {Path(crypto.__file__).parent.parent}; database {database_name()}")
+    if args.migrate:
+        call_command("migrate", verbosity=0)
+    if args.reseed or ZohoToken.objects.count() != args.tokens:
+        seed(args.tokens, args.audit)
+    results: dict = {
+        "database": connection.vendor,
+        "tokens": ZohoToken.objects.count(),
+        "audit_rows": TokenAuditEvent.objects.count(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared (busy)",
+        "load_average": os.getloadavg()[0],
+    }
+    only = set(args.only.split(","))
+    if "admin" in only:
+        bench_admin(results, args.repeat, args.timeout)
+    if "list" in only:
+        bench_list(results)
+    if "export" in only:
+        bench_export(results)
+    if "prune" in only:
+        bench_prune(results)
+    if args.write:
+        data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        data[f"{args.label} {results['database']}"] = results
+        RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+        print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
