@@ -17,16 +17,21 @@ from zoho_tokens.models import AuditSource
 __all__ = ["prune_audit", "refresh_all", "refresh_expiring"]
 
 
-def refresh_expiring(within: int = 600, tenant: str | None = None) -> services.RefreshReport:
+def refresh_expiring(
+    within: int = 600, tenant: str | None = None, shard: str | None = None
+) -> services.RefreshReport:
     """Refresh every token whose access token expires within ``within`` seconds (or has
-    expired), of ``tenant`` (None: every tenant; "": the default tenant).
+    expired), of ``tenant`` (None: every tenant; "": the default tenant); with ``shard``
+    ("I/N"), only share I of N, so N tasks sweep in parallel (``project/recipes``).
 
     Run it more often than ``within`` (every 5 minutes for the default 10), so that no
     access token expires between two runs. Invalid tokens are reported on every run.
     """
     if within < 0:
         raise ValueError("within must be 0 or more seconds")
-    return services.refresh_tokens(expiring_within=within, tenant=tenant, source=AuditSource.TASK)
+    return services.refresh_tokens(
+        expiring_within=within, tenant=tenant, source=AuditSource.TASK, shard=shard
+    )
 
 
 def refresh_all(tenant: str | None = None) -> services.RefreshReport:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +154,59 @@ class RefreshReport:
         }
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Share ``index`` of ``count`` (1-based, ``"2/4"``): N workers sweeping together each
+    refresh a disjoint share of the tokens (by a hash of the id), so none waits on another
+    and no token is refreshed twice. The share is decided in the selection, per token id."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.index <= self.count:
+            raise ServiceError(
+                f"shard {self.index}/{self.count} does not exist: use I/N with 1 <= I <= N, "
+                "e.g. 1/4 to 4/4 for four workers"
+            )
+
+    @classmethod
+    def parse(cls, text: str | Shard | None) -> Shard | None:
+        """``"I/N"`` (or a Shard, or None for no sharding)."""
+        if text is None or isinstance(text, Shard):
+            return text
+        index, sep, count = str(text).partition("/")
+        if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+            raise ServiceError(f"shard {text!r} is not I/N: use e.g. 1/4 to 4/4 for four workers")
+        return cls(int(index), int(count))
+
+    def owns(self, token_id: str) -> bool:
+        return zlib.crc32(str(token_id).encode()) % self.count == self.index - 1
+
+
+#: Rows loaded per round trip by a sweep: it starts at once, and memory stays flat.
+SWEEP_CHUNK = 500
+
+
+def _shard_ids(selection: Iterable[Any], shard: Shard | None) -> list[str]:
+    """The ids of the selection (in its order) that are this ``shard``'s. (A selection of
+    rows rather than a QuerySet works too: only their ids are used.)"""
+    if isinstance(selection, QuerySet):
+        ids: Iterable[str] = selection.values_list("pk", flat=True)
+    else:
+        ids = [row.pk for row in selection]
+    return [pk for pk in ids if shard is None or shard.owns(pk)]
+
+
+def _load(ids: list[str]) -> Iterator[ZohoToken]:
+    """The rows of ``ids``, in that order, loaded in chunks: a sweep of 130k tokens starts at
+    once and holds ``SWEEP_CHUNK`` rows, not all of them."""
+    for start in range(0, len(ids), SWEEP_CHUNK):
+        chunk = ids[start : start + SWEEP_CHUNK]
+        loaded = {row.pk: row for row in ZohoToken.objects.filter(pk__in=chunk)}
+        yield from (loaded[pk] for pk in chunk if pk in loaded)
+
+
 def select_for_refresh(
     ids: Iterable[str] = (),
     *,
@@ -182,8 +236,10 @@ def refresh_tokens(
     tenant: str | None = None,
     source: str = "command",
     actor: Any = None,
+    shard: Shard | str | None = None,
 ) -> RefreshReport:
-    """Refresh the selected tokens (see ``select_for_refresh``), each on its own.
+    """Refresh the selected tokens (see ``select_for_refresh``), each on its own; with
+    ``shard`` ("I/N", ``Shard``), only this worker's share of them.
 
     One token's failure does not stop the others: a throttled token ("Access Denied" is
     per refresh token) is held back by the refresh layer for a while, and the others go on;
@@ -194,10 +250,13 @@ def refresh_tokens(
     ``not_due`` and not refreshed again (each refresh counts against Zoho's limit).
     """
     ids = list(dict.fromkeys(ids))
+    share = Shard.parse(shard)
     report = RefreshReport()
-    found = list(select_for_refresh(ids, expiring_within=expiring_within, tenant=tenant))
-    report.missing = [i for i in ids if i not in {row.pk for row in found}]
-    for row in found:
+    selection = select_for_refresh(ids, expiring_within=expiring_within, tenant=tenant)
+    found = _shard_ids(selection, share)
+    known = set(found)
+    report.missing = [i for i in ids if i not in known and (share is None or share.owns(i))]
+    for row in _load(found):
         report.outcomes.append(
             _refresh_one(
                 row,

@@ -174,6 +174,9 @@ class FakeZoho:
         #: None, "500", "slow" or "garbage"; see handle_request.
         self.fail_mode: str | None = None
         self.slow_seconds: float = 5.0
+        #: Seconds each token request (grant exchange, refresh) takes before its answer, as
+        #: Zoho's own ~0.1 s: requests in parallel overlap, so sweeps measure waiting, not CPU.
+        self.token_latency: float = 0.0
         #: Monotonic clock used for every expiry; tests may swap it to travel in time.
         self.clock: Callable[[], float] = time.monotonic
         #: Wall clock (epoch seconds) for records' Created_Time/Modified_Time; swappable.
@@ -501,6 +504,8 @@ class FakeZoho:
             params.update(parse_form(body.decode("utf-8", "replace")))
 
         if method == "POST" and path == TOKEN_PATH:
+            if self.token_latency > 0:
+                self._stopping.wait(self.token_latency)
             return json_reply(200, self._token_endpoint(params))
         if method == "POST" and path == REVOKE_PATH:
             return json_reply(200, self._revoke_endpoint(params))

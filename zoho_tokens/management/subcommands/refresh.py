@@ -22,6 +22,7 @@ examples:
   manage.py zoho_tokens refresh 1745...123              refresh one token now
   manage.py zoho_tokens refresh --expiring-within 600   tokens expiring in the next 10 min
   manage.py zoho_tokens refresh --all --tenant acme     every token of tenant acme
+  manage.py zoho_tokens refresh --expiring-within 600 --shard 2/4   worker 2 of 4
 
 One line per token (refreshed and not due on stdout, the rest on stderr), then a summary.
 Tokens marked invalid are never sent to Zoho, but reported on every run until they are
@@ -42,6 +43,12 @@ def add_arguments(parser: Any) -> None:
         help="only tokens whose access token expires within SECONDS (or has expired)",
     )
     parser.add_argument("--tenant", help="only this tenant ('' for the default tenant)")
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="only share I of N (1 <= I <= N): run N workers, 1/N to N/N, to sweep in "
+        "parallel without refreshing any token twice",
+    )
 
 
 def handle(command: Any, options: dict[str, Any]) -> int:
@@ -58,8 +65,13 @@ def handle(command: Any, options: dict[str, Any]) -> int:
     if within is not None and within < 0:
         command.stderr.write("--expiring-within must be 0 or more seconds")
         return 1
+    try:
+        shard = services.Shard.parse(options.get("shard"))
+    except services.ServiceError as exc:
+        command.stderr.write(str(exc))
+        return 1
     report = services.refresh_tokens(
-        ids, expiring_within=within, tenant=options.get("tenant"), source="command"
+        ids, expiring_within=within, tenant=options.get("tenant"), source="command", shard=shard
     )
     for token_id in report.missing:
         command.stderr.write(f"{token_id}: no such token")
