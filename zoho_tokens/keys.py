@@ -4,7 +4,8 @@ Every key in force decrypts (configured keys, and keys derived from ``SECRET_KEY
 ``SECRET_KEY_FALLBACKS``: see ``crypto``), so this also moves rows off a derived key; each row
 rotated gets the first key's ``key_id``.
 
-Batched, one transaction per batch, rows locked while re-encrypted. Each value is rewritten
+Batched, one transaction and one ``UPDATE`` per batch, rows locked while re-encrypted; rows
+already on the first key are skipped. Each value is rewritten
 only after ``MultiFernet.rotate`` succeeded, and every key stays able to decrypt until the
 operator removes the old one, so an interrupted run leaves every row readable and a re-run
 simply continues.
@@ -16,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Case, F, Q, Value, When
 
 from zoho_tokens import crypto
 from zoho_tokens.exceptions import ConfigurationError
@@ -34,8 +36,19 @@ class RotationResult:
 def rotate_keys(
     batch_size: int = 200, progress: Callable[[int, int], None] | None = None
 ) -> RotationResult:
+    """Move every row to the first key; rows already on it are skipped (a re-run after an
+    interruption continues where it stopped), and each batch is one ``UPDATE``.
+
+    ``rows`` counts the rows that needed work: on another key, or holding a clear value
+    written by raw SQL (only the clear values of a row on the first key are touched).
+    """
     result = RotationResult()
-    ids = list(ZohoToken.objects.order_by("pk").values_list("pk", flat=True))
+    primary = crypto.primary_key_id()
+    clear = Q()
+    for name in SECRET_FIELDS:
+        clear |= ~Q(**{name: ""}) & ~Q(**{f"{name}__startswith": crypto.PREFIX})
+    todo = ZohoToken.objects.filter(~Q(key_id=primary) | clear).order_by("pk")
+    ids = list(todo.values_list("pk", flat=True))
     total = len(ids)
     for start in range(0, total, batch_size):
         chunk = ids[start : start + batch_size]
@@ -43,20 +56,41 @@ def rotate_keys(
             rows = (
                 ZohoToken.objects.select_for_update()
                 .filter(pk__in=chunk)
-                .values_list("pk", *SECRET_FIELDS)
+                .values_list("pk", "key_id", *SECRET_FIELDS)
             )
-            for pk, *values in rows:
-                update = _resealed(ZohoToken, dict(zip(SECRET_FIELDS, values, strict=True)))
+            updates: dict[str, dict[str, str]] = {}
+            for pk, key_id, *values in rows:
+                stored = dict(zip(SECRET_FIELDS, values, strict=True))
+                update = _resealed(ZohoToken, stored, clear_only=key_id == primary)
                 if update is None:
                     result.failed.append(pk)
                 elif update:
-                    update["key_id"] = crypto.primary_key_id()  # the whole row is on it now
-                    ZohoToken.objects.filter(pk=pk).update(**update)
+                    update["key_id"] = primary  # the whole row is on it now
+                    updates[pk] = update
                     result.values += sum(1 for name in update if name in SECRET_FIELDS)
                 result.rows += 1
+            _write(updates)
         if progress:
             progress(min(start + batch_size, total), total)
     return result
+
+
+def _write(updates: dict[str, dict[str, str]]) -> None:
+    """One ``UPDATE … SET col = CASE id WHEN … END`` for the whole batch (as ``bulk_update``
+    writes, but of values that are already sealed)."""
+    if not updates:
+        return
+    columns = sorted({name for update in updates.values() for name in update})
+    ZohoToken.objects.filter(pk__in=list(updates)).update(
+        **{
+            name: Case(
+                *(When(pk=pk, then=Value(u[name])) for pk, u in updates.items() if name in u),
+                default=F(name),
+                output_field=models.TextField(),
+            )
+            for name in columns
+        }
+    )
 
 
 def _resealed(model: Any, stored: dict[str, str], *, clear_only: bool = False) -> dict | None:
