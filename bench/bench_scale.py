@@ -216,13 +216,17 @@ def seed_audit(audit: int, tokens: int) -> None:
 # -- measuring ----------------------------------------------------------------------------------
 
 
+CPU_SECONDS: list[float] = []
+
+
 def child(args: list[str], env: dict | None = None) -> tuple[float, float, str, str]:
     """Run a child process: (seconds, peak RSS in MB of that child, stdout tail, stderr tail)."""
     code = (
         "import resource, subprocess, sys, json;"
         "r = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
         "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
-        "print(json.dumps([r.returncode, u.ru_maxrss, r.stdout[-300:], r.stderr[-300:]]))"
+        "print(json.dumps([r.returncode, u.ru_maxrss, r.stdout[-300:], r.stderr[-300:],"
+        " u.ru_utime + u.ru_stime]))"
     )
     started = time.perf_counter()
     out = subprocess.run(
@@ -234,7 +238,8 @@ def child(args: list[str], env: dict | None = None) -> tuple[float, float, str, 
         check=True,
     )
     seconds = time.perf_counter() - started
-    rc, rss_kb, stdout, stderr = json.loads(out.stdout)
+    rc, rss_kb, stdout, stderr, cpu = json.loads(out.stdout)
+    CPU_SECONDS.append(cpu)  # the child's own CPU time: what a busy machine does not inflate
     if rc:
         print(f"  child {args[2:5]} exited {rc}: {stderr.strip()[-200:]}")
     return seconds, rss_kb / 1024, stdout, stderr
@@ -263,7 +268,11 @@ with connection.cursor() as c:
 def bench_list(results: dict) -> None:
     seconds, rss, _out, _err = manage("zoho_tokens", "list")
     floor_s, floor_rss, _o, _e = child([sys.executable, "-c", FLOOR_LIST])
+    cpu, floor_cpu = CPU_SECONDS[-2:]
     results["list"] = {
+        "cpu_seconds": round(cpu, 2),
+        "floor_cpu_seconds": round(floor_cpu, 2),
+        "cpu_over_floor": round(cpu / floor_cpu, 2),
         "seconds": round(seconds, 2),
         "peak_rss_mb": round(rss),
         "floor_seconds": round(floor_s, 2),
@@ -280,7 +289,12 @@ def bench_export(results: dict) -> None:
         rows = sum(1 for _ in target.open()) if target.exists() else 0
     finally:
         target.unlink(missing_ok=True)
-    results["export"] = {"seconds": round(seconds, 2), "peak_rss_mb": round(rss), "rows": rows}
+    results["export"] = {
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(CPU_SECONDS[-1], 2),
+        "peak_rss_mb": round(rss),
+        "rows": rows - 1,  # the header line
+    }
     print(f"export: {rows} rows, {seconds:.2f} s, {rss:.0f} MB")
 
 
@@ -400,7 +414,11 @@ def bench_rotate(results: dict) -> None:
     seconds, _rss, out, _err = manage("zoho_tokens", "rotate-keys", env=b_first)
     floor, _rss, floor_out, _err = child([sys.executable, "-c", FLOOR_ROTATE], a_first)
     again, _rss, again_out, _err = manage("zoho_tokens", "rotate-keys", env=a_first)
+    cpu, floor_cpu, again_cpu = CPU_SECONDS[-3:]
     results["rotate_keys"] = {
+        "cpu_seconds": round(cpu, 2),
+        "floor_cpu_seconds": round(floor_cpu, 2),
+        "rerun_cpu_seconds": round(again_cpu, 2),
         "seconds": round(seconds, 2),
         "floor_seconds": round(floor, 2),
         "over_floor": round(seconds / floor, 2),
@@ -456,12 +474,15 @@ def bench_import(results: dict, count: int = 10_000) -> None:
     try:
         seconds, _rss, out, err = manage("zoho_tokens", "import", str(source), "--tenant", "imp")
         floor, _rss, _out, _err = child([sys.executable, "-c", FLOOR_IMPORT, str(source), columns])
+        cpu, floor_cpu = CPU_SECONDS[-2:]
     finally:
         source.unlink(missing_ok=True)
         ZohoToken.objects.filter(tenant__in=["imp", "floor"])._raw_delete(ZohoToken.objects.db)
         TokenAuditEvent.objects.filter(tenant="imp")._raw_delete(TokenAuditEvent.objects.db)
     results["import"] = {
         "rows": count,
+        "cpu_seconds": round(cpu, 2),
+        "floor_cpu_seconds": round(floor_cpu, 2),
         "seconds": round(seconds, 2),
         "floor_seconds": round(floor, 2),
         "over_floor": round(seconds / floor, 2),
@@ -604,7 +625,8 @@ def main() -> None:
         bench_prune(results)
     if args.write:
         data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        data[f"{args.label} {results['database']}"] = results
+        # Sections add up: a run of some sections keeps the others' numbers of that label.
+        data.setdefault(f"{args.label} {results['database']}", {}).update(results)
         RESULTS.write_text(json.dumps(data, indent=2) + "\n")
         print(f"written to {RESULTS}")
 
