@@ -52,6 +52,7 @@ RESULTS = ROOT / "bench" / "results-faults.json"
 USER = "faults@example.com:700000013"
 APP_NAME = "zoho_tokens_bench_faults"
 BACKENDS = ("sqlite", "postgres", "mariadb")
+NEW_FAULTS = ("clock_skew", "sweep_reset", "statement_timeout", "zoho_answers", "slow_zoho")
 
 from tests.workers import Workers, calls_in, errors_in, first_success_after  # noqa: E402
 
@@ -322,6 +323,216 @@ class Bench:
             "errors": errors_in(reports),
         }
 
+    # -- issue 22: clock skew, sweeps, statement timeouts, Zoho's answers, a slow Zoho ---------
+
+    def _expiries(self, pools: list[Workers], n: int) -> tuple[list[int], list[float]]:
+        """Let the token expire ``n`` times (2 s left); refresh requests per expiry and the
+        stored expiry's error against Zoho's (the moment of the refresh + its lifetime), s."""
+        per_expiry, errors = [], []
+        for _ in range(n):
+            before = self.fake.counters["refresh"]
+            self.model.objects.filter(pk=self.row.pk).update(expiry_time=now_ms() + 2000)
+            at = self.wait_until(lambda: self.stored().expiry_time > now_ms() + 600_000, 30)
+            time.sleep(1.5)
+            per_expiry.append(self.fake.counters["refresh"] - before)
+            if at is not None:
+                zoho = at * 1000 + self.fake.expires_in * 1000
+                errors.append(round((self.stored().expiry_time - zoho) / 1000, 2))
+        return per_expiry, errors
+
+    def _backoff_written(self, skew: float) -> float | None:
+        """One worker (``skew`` s off) meets a Zoho 500: the backoff it writes, in s from now
+        on a correct clock (5 s ± 20 % expected)."""
+        self.new_token(45_000)
+        self.fake.fail_mode = "500"
+        env = {"ZOHO_TOKENS_TEST_CLOCK_SKEW": str(skew)} if skew else {}
+        argv = ["loop", "--user", USER, "--interval", str(self.args.interval)]
+        with Workers(1, argv, self.env(**env), timeout=180) as pool:
+            started = now_ms()
+            pool.start_all()
+            self.wait_until(lambda: self.stored().refresh_backoff_until is not None, 20)
+            pool.stop_all()
+        self.fake.fail_mode = None
+        until = self.stored().refresh_backoff_until
+        return None if until is None else round((until - started) / 1000, 2)
+
+    def clock_skew(self) -> dict[str, Any]:
+        """One of the workers runs ``--skew`` s fast; the others are right."""
+        self.new_token(3600_000)
+        argv = ["loop", "--user", USER, "--interval", str(self.args.interval)]
+        skewed = self.env(ZOHO_TOKENS_TEST_CLOCK_SKEW=str(self.args.skew))
+        with (
+            Workers(self.args.workers - 1, argv, self.env(), timeout=180) as pool,
+            Workers(1, argv, skewed, timeout=180) as fast,
+        ):
+            pool.start_all()
+            fast.start_all()
+            time.sleep(self.args.warmup)
+            per_expiry, errors = self._expiries([pool, fast], self.args.expiries)
+            reports = pool.stop_all()
+            fast_reports = fast.stop_all()
+        return {
+            "skew_s": self.args.skew,
+            "expiries": self.args.expiries,
+            "refresh_requests_per_expiry": per_expiry,
+            "extra_refreshes": sum(per_expiry) - self.args.expiries,
+            "stored_expiry_error_s": errors,
+            "calls": sum(r["calls"] for r in reports),
+            "failed_correct_workers": sum(r["failed"] for r in reports),
+            "failed_skewed_worker": sum(r["failed"] for r in fast_reports),
+            "backoff_s_correct": self._backoff_written(0),
+            "backoff_s_skewed": self._backoff_written(self.args.skew),
+            "refresh_requests": sum(per_expiry),
+            "recovery_s": None,
+            "errors": errors_in(reports),
+        }
+
+    def sweep_reset(self) -> dict[str, Any]:
+        """``zoho_tokens refresh --expiring-within 600`` over ``--sweep-tokens`` tokens in
+        ``--sweep-tenants`` tenants: one connection reset at the 18th request, 10 % of the
+        tenants failing (half 500, half ``invalid_client``)."""
+        self.model.objects.all().delete()
+        tokens, tenants = self.args.sweep_tokens, self.args.sweep_tenants
+        failing_tenants = {f"t{n:03d}" for n in range(0, tenants, 10)}
+        rows = []
+        for n in range(tokens):
+            tenant = f"t{n % tenants:03d}"
+            refresh = self.fake.add_refresh_token(email=f"u{n}@example.com", zgid=f"7{n:06d}")
+            rows.append(
+                self.model.objects.create(
+                    tenant=tenant,
+                    user_name=f"u{n}@example.com:7{n:06d}",
+                    client_id="1000.FAULTSCLIENT",
+                    client_secret="faults-client-secret",
+                    refresh_token=refresh,
+                    access_token="1000.old",
+                    expiry_time=now_ms() + 100_000 + (n * 7919) % 400_000,
+                    api_domain=self.fake.url,
+                )
+            )
+            if tenant in failing_tenants:
+                bad = "500" if (n // tenants) % 2 == 0 else "invalid_client"
+                self.fake.fail_refresh(refresh, bad)
+        self.fake.refreshes_of.clear()
+        self.fake.reset_next(1, after=17)
+        started = time.time()
+        done = subprocess.run(
+            [sys.executable, "manage.py", "zoho_tokens", "refresh", "--expiring-within", "600"],
+            cwd=ROOT,
+            env={**os.environ, **self.env(DJANGO_SETTINGS_MODULE="tests.worker_settings")},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        seconds = round(time.time() - started, 1)
+        healthy = [r for r in rows if r.tenant not in failing_tenants]
+        stored = {r.pk: r for r in self.model.objects.all()}
+        refreshed = sum(1 for r in healthy if stored[r.pk].access_token != "1000.old")
+        per_token = [self.fake.refreshes_of[r.refresh_token] for r in rows]
+        self.model.objects.all().delete()
+        return {
+            "tokens": tokens,
+            "tenants": tenants,
+            "healthy": len(healthy),
+            "healthy_refreshed": refreshed,
+            "max_requests_per_token": max(per_token),
+            "refresh_requests": sum(per_token),
+            "exit_code": done.returncode,
+            "summary": (done.stdout.strip().splitlines() or [""])[-1][:300],
+            "sweep_s": seconds,
+            "calls": 0,
+            "recovery_s": None,
+        }
+
+    def statement_timeout(self) -> dict[str, Any]:
+        """PostgreSQL with ``statement_timeout=50ms`` for the workers' sessions: concurrent
+        saves, then expiries under the loop workers; leases left held afterwards."""
+        if self.vendor != "postgresql":
+            return {"skipped": "statement_timeout is PostgreSQL's", "calls": 0}
+        env = self.env(ZOHO_TOKENS_TEST_STATEMENT_TIMEOUT="50")
+        self.model.objects.all().delete()
+        argv = ["save", "--user", "saves@example.com:700000013", "--access-token", "1000.a"]
+        argv += ["--refresh-token", "1000.r", "--expires-in", str(now_ms() + 3_600_000)]
+        saves: list[dict[str, Any]] = []
+        with Workers(self.args.workers, argv, env, timeout=180) as savers:
+            for _ in range(self.args.save_rounds):
+                saves += savers.round()
+        self.new_token(3600_000)
+        loop = ["loop", "--user", USER, "--interval", str(self.args.interval)]
+        with Workers(self.args.workers, loop, env, timeout=180) as pool:
+            pool.start_all()
+            per_expiry, _errors = self._expiries([pool], self.args.expiries)
+            reports = pool.stop_all()
+        return {
+            "saves": len(saves),
+            "failed_saves": sum(1 for s in saves if not s["ok"]),
+            "save_errors": sorted({s["error"][:120] for s in saves if not s["ok"]})[:3],
+            "calls": sum(r["calls"] for r in reports),
+            "failed_finds": sum(r["failed"] for r in reports),
+            "leases_left_held": self.model.objects.exclude(refresh_lease_owner="").count(),
+            "refresh_requests": sum(per_expiry),
+            "recovery_s": None,
+            "errors": errors_in(reports),
+        }
+
+    def zoho_answers(self) -> dict[str, Any]:
+        """``invalid_grant`` on every refresh, then one transient ``invalid_code`` followed by
+        success; the token is in the refresh window, usable for 25 s more."""
+        out: dict[str, Any] = {}
+        for case, answers in (("invalid_grant", None), ("invalid_code_once", ["invalid_code"])):
+            self.new_token(30_000)
+            refresh = self.row.refresh_token
+            if answers is None:
+                self.fake.fail_refresh(refresh, "invalid_grant")
+            else:
+                self.fake.script_refresh(refresh, *answers)
+            before = self.fake.refreshes_of[refresh]
+            usable_until = (self.row.expiry_time - 5000) / 1000
+            with self.pool() as pool:
+                started = pool.start_all()
+                time.sleep(self.args.answer_seconds)
+                reports = pool.stop_all()
+            self.fake.fail_refresh(refresh, "")
+            out[case] = {
+                "requests": self.fake.refreshes_of[refresh] - before,
+                "invalid": self.stored().invalid_reason or "",
+                "calls": sum(r["calls"] for r in reports),
+                "failed_while_usable": calls_in(reports, started, usable_until, ok=False),
+                "errors": errors_in(reports),
+            }
+        return out
+
+    def slow_zoho(self) -> dict[str, Any]:
+        """Zoho answers refreshes after ``HTTP_TIMEOUT`` + 1 s for ``--outage`` s with the token
+        expired: access tokens Zoho issued that the store never stored."""
+        self.new_token(-1000)
+        issued = self.fake.counters["refresh_ok"]
+        stored_before = self.stored().access_token
+        self.fake.fail_mode, self.fake.slow_seconds = "slow", self.args.http_timeout + 1
+        seen = {stored_before}
+        with self.pool() as pool:
+            pool.start_all()
+            deadline = time.time() + self.args.slow_seconds_total
+            while time.time() < deadline:
+                seen.add(self.stored().access_token)
+                time.sleep(0.05)
+            self.fake.fail_mode = None
+            time.sleep(self.args.http_timeout + 2)
+            seen.add(self.stored().access_token)
+            reports = pool.stop_all()
+        issued = self.fake.counters["refresh_ok"] - issued
+        stored = len(seen - {stored_before})
+        return {
+            "zoho_delay_s": self.args.http_timeout + 1,
+            "issued": issued,
+            "stored": stored,
+            "issued_not_stored": max(issued - stored, 0),
+            "calls": sum(r["calls"] for r in reports),
+            "refresh_requests": issued,
+            "recovery_s": None,
+            "errors": errors_in(reports),
+        }
+
 
 def _seconds(t: float | None, since: float) -> float | None:
     return None if t is None else round(max(t - since, 0.0), 2)
@@ -343,6 +554,9 @@ def run_backend(args: argparse.Namespace) -> dict[str, Any]:
         bench = Bench(args, url, fake)
         results["vendor"] = bench.vendor
         for name in args.faults.split(","):
+            if not hasattr(bench, name):
+                print(f"  {args.backend} {name}: no such fault here, skipped", file=sys.stderr)
+                continue
             t0 = time.time()
             if name == "sigkill":
                 result = {"expired": bench.sigkill(True), "valid": bench.sigkill(False)}
@@ -381,6 +595,38 @@ def targets(backend: dict[str, Any], http_timeout: float) -> dict[str, bool]:
             e["recovery_s"] is not None and e["recovery_s"] <= http_timeout + 5
         )
         out["sigkill: 0 failed when valid"] = v["failed"] == 0
+    if "clock_skew" in backend:
+        c = backend["clock_skew"]
+        out["clock_skew: 0 extra refreshes, expiry within 2 s, 0 failed (correct workers)"] = (
+            c["extra_refreshes"] == 0
+            and all(abs(e) <= 2 for e in c["stored_expiry_error_s"])
+            and c["failed_correct_workers"] == 0
+        )
+        right, skewed = c["backoff_s_correct"], c["backoff_s_skewed"]
+        out["clock_skew: backoff within 20 % + jitter of the unskewed one"] = bool(
+            right and skewed and abs(skewed - right) <= 0.45 * right
+        )
+    if "sweep_reset" in backend:
+        w = backend["sweep_reset"]
+        out["sweep_reset: every healthy token refreshed, <= 2 requests each, exit 1"] = (
+            w["healthy_refreshed"] == w["healthy"]
+            and w["max_requests_per_token"] <= 2
+            and w["exit_code"] == 1
+        )
+    if "statement_timeout" in backend and "skipped" not in backend["statement_timeout"]:
+        t = backend["statement_timeout"]
+        out["statement_timeout: 0 failed saves/finds, 0 leases left held"] = (
+            t["failed_saves"] == 0 and t["failed_finds"] == 0 and t["leases_left_held"] == 0
+        )
+    if "zoho_answers" in backend:
+        answers = backend["zoho_answers"]
+        g, c = answers["invalid_grant"], answers["invalid_code_once"]
+        out["zoho_answers: invalid_grant invalid after <= 2 requests, 0 failed while usable"] = (
+            g["invalid"] == "invalid_grant" and g["requests"] <= 2 and g["failed_while_usable"] == 0
+        )
+        out["zoho_answers: one transient invalid_code leaves the row valid"] = (
+            c["invalid"] == "" and c["failed_while_usable"] == 0
+        )
     return out
 
 
@@ -413,6 +659,10 @@ def show(name: str, backend: dict[str, Any], http_timeout: float) -> None:
         )
         for error, count in list(r.get("errors", {}).items())[:3]:
             print(f"      {count} x {error[:110]}")
+    for fault in NEW_FAULTS:
+        if fault in backend:
+            figures = {k: v for k, v in backend[fault].items() if k not in ("errors", "calls")}
+            print(f"  {fault}: {json.dumps(figures)[:600]}")
     for target, ok in targets(backend, http_timeout).items():
         print(f"  [{'ok' if ok else 'MISSED'}] {target}")
 
@@ -421,11 +671,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", default="all", choices=["all", *BACKENDS])
     parser.add_argument("--quick", action="store_true", help="shorter faults (about 1 min each)")
-    parser.add_argument("--faults", default="db_restart,replica,zoho_500,sigkill")
+    parser.add_argument(
+        "--faults",
+        default="db_restart,replica,zoho_500,sigkill,clock_skew,sweep_reset,statement_timeout,"
+        "zoho_answers,slow_zoho",
+    )
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between calls")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/wt_faults_bench")
     parser.add_argument("--mysql", default="mysql://root@127.0.0.1:3306/wt_faults_bench")
+    parser.add_argument("--write", action="store_true", help=f"merge results into {RESULTS.name}")
+    parser.add_argument("--skew", type=float, default=60.0, help="clock_skew: seconds fast")
+    parser.add_argument("--sweep-tokens", type=int, default=2000)
+    parser.add_argument("--sweep-tenants", type=int, default=200)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     quick = args.quick
@@ -436,6 +694,9 @@ def main() -> None:
     args.expiries = 2 if quick else 3
     args.outage = 20.0 if quick else 60.0
     args.recovery_cap = 60.0 if quick else 120.0
+    args.save_rounds = 10 if quick else 60
+    args.answer_seconds = 6.0 if quick else 12.0
+    args.slow_seconds_total = 15.0 if quick else 25.0
 
     if args.child:
         print(json.dumps(run_backend(args)))
@@ -454,6 +715,8 @@ def main() -> None:
         argv = ["--backend", backend, "--child", "--faults", args.faults]
         argv += ["--workers", str(args.workers), "--interval", str(args.interval)]
         argv += ["--pg", args.pg, "--mysql", args.mysql] + (["--quick"] if quick else [])
+        argv += ["--skew", str(args.skew), "--sweep-tokens", str(args.sweep_tokens)]
+        argv += ["--sweep-tenants", str(args.sweep_tenants)]
         child = subprocess.run(
             [sys.executable, __file__, *argv],
             cwd=ROOT,
@@ -471,7 +734,10 @@ def main() -> None:
         # A run of some faults (--faults) replaces those and keeps the others' last results.
         results["runs"][key] = result = {**results["runs"].get(key, {}), **result}
         show(key, result, args.http_timeout)
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    if args.write:
+        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    else:
+        print(f"\n(not written: pass --write to merge these into {RESULTS.name})")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from tests.helpers import (
     find_executable,
     now_ms,
 )
-from zoho_tokens import crypto
+from zoho_tokens import crypto, refresh
 from zoho_tokens.conf import zoho_settings
 from zoho_tokens.datacenters import DATA_CENTERS
 from zoho_tokens.datacenters import DataCenter as ZohoDataCenter
@@ -34,10 +34,13 @@ pytest_plugins = ["zoho_tokens.testing.pytest_plugin"]
 
 
 @pytest.fixture(autouse=True)
-def _fresh_settings():
-    """Settings caches and the SDK's process-global initializer start clean in every test."""
+def _fresh_settings(monkeypatch):
+    """Settings caches and the SDK's process-global initializer start clean in every test;
+    the shared clock is read again; a refused refresh is asked again after 50 ms, not 1 s."""
     zoho_settings.reload()
     crypto.reset_keys()
+    refresh._clock["mono"] = float("-inf")
+    monkeypatch.setattr(refresh, "REFUSAL_RECHECK_SECONDS", 0.05)
     yield
     zoho_settings.reload()
     crypto.reset_keys()

@@ -19,6 +19,7 @@ from tests.helpers import (
     secrets_of,
 )
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
+from zoho_tokens.services import refreshes
 
 pytestmark = pytest.mark.usefixtures("cmd_settings")
 
@@ -158,20 +159,53 @@ def test_refresh_goes_on_after_a_rejected_refresh_token(fake_zoho, live_token):
 
 
 @pytest.mark.django_db
-def test_refresh_stops_only_at_the_unreachable_accounts_server(fake_zoho, live_token):
-    first = live_token("ann@example.com:700000001", expires_in_ms=100_000)
-    second = live_token("bob@example.com:700000001", expires_in_ms=200_000)
+def test_refresh_holds_back_an_accounts_server_only_after_several_failures(
+    fake_zoho, live_token, monkeypatch
+):
+    """Each token is asked twice; after 3 tokens in a row failed the server is held back, and
+    probed once at the end of the sweep (with one more token): still down, the rest is
+    skipped and the report says why."""
+    monkeypatch.setattr(refreshes, "RETRY_PAUSE_SECONDS", 0.01)
+    rows = [
+        live_token(f"u{n}@example.com:700000001", expires_in_ms=100_000 + n * 1000)
+        for n in range(6)
+    ]
     url = fake_zoho.url
     fake_zoho.stop()
     code, out, err = zt("refresh", "--all")
     assert code == 1
-    assert f"{first.pk} (ann@example.com:700000001): failed: refresh of Zoho token" in err
-    assert "cannot reach Zoho Accounts" in err
-    assert f"{second.pk} (bob@example.com:700000001): skipped: accounts server unreachable" in err
+    for row in rows[:4]:  # three, then the probe
+        assert f"{row.pk} ({row.user_name}): failed: refresh of Zoho token" in err
+    assert "cannot reach Zoho Accounts" in err and "(asked twice)" in err
+    for row in rows[4:]:
+        assert (
+            f"{row.pk} ({row.user_name}): skipped: accounts server 127.0.0.1:" in err
+            and "failed for 3 tokens in a row (last: network), and again when probed" in err
+        )
     assert out.splitlines()[-1] == (
-        f"refresh: 0 refreshed, 1 failed, 1 skipped; accounts server unreachable: {url}, "
+        f"refresh: 0 refreshed, 4 failed, 2 skipped; accounts server unreachable: {url}, "
         "try again later"
     )
+
+
+@pytest.mark.django_db
+def test_one_failed_request_costs_a_sweep_nothing(fake_zoho, live_token, monkeypatch):
+    """A reset connection and a 500 are asked once more: every token refreshed, each with at
+    most 2 requests, and a token whose refresh fails for good fails alone."""
+    monkeypatch.setattr(refreshes, "RETRY_PAUSE_SECONDS", 0.01)
+    rows = [
+        live_token(f"u{n}@example.com:700000001", expires_in_ms=100_000 + n * 1000)
+        for n in range(8)
+    ]
+    fake_zoho.reset_next(1)
+    fake_zoho.script_refresh(rows[2].refresh_token, "500")
+    for row in rows[3:6]:  # three in a row failing for good: the others still go on
+        fake_zoho.fail_refresh(row.refresh_token, "500")
+    code, out, _ = zt("refresh", "--all")
+    assert code == 1
+    assert out.splitlines()[-1] == "refresh: 5 refreshed, 3 failed, 0 skipped"
+    assert max(fake_zoho.refreshes_of[row.refresh_token] for row in rows) == 2
+    assert fake_zoho.refreshes_of[rows[7].refresh_token] == 1
 
 
 @pytest.mark.django_db

@@ -183,3 +183,123 @@ def test_a_sigkilled_refresher_of_a_valid_token_fails_no_call(fake_zoho, live_to
     recovered = first_success_after(reports, killed_at)
     assert recovered is not None, errors_in(reports)
     assert recovered - killed_at < 1.0
+
+
+# -- issue 22 --------------------------------------------------------------------------------
+
+
+def test_a_worker_whose_clock_is_a_minute_fast_costs_nothing(fake_zoho, live_token, cmd_settings):
+    """One of 4 workers runs 60 s fast. It takes over no lease (refreshes = expiries), stores
+    Zoho's expiry (within 2 s), writes a backoff of the usual length; correct workers never
+    fail a call."""
+    row = live_token(USER)
+    env = worker_env(fake_zoho)
+    with (
+        Workers(3, LOOP, env) as pool,
+        Workers(1, LOOP, {**env, "ZOHO_TOKENS_TEST_CLOCK_SKEW": "60"}) as fast,
+    ):
+        pool.start_all()
+        fast.start_all()
+        for n in range(1, 4):
+            ZohoToken.objects.filter(pk=row.pk).update(expiry_time=now_ms() + 2000)
+            wait_for(
+                lambda: ZohoToken.objects.get(pk=row.pk).expiry_time > now_ms() + 600_000,
+                HTTP_TIMEOUT + 10,
+                "nobody refreshed the token",
+            )
+            asked_at = now_ms()
+            time.sleep(1.5)  # 60 s fast, the token would be in the fast worker's window
+            assert fake_zoho.counters["refresh"] == n
+            stored = ZohoToken.objects.get(pk=row.pk).expiry_time
+            assert abs(stored - (asked_at + 3_600_000)) < 2_000
+        reports = pool.stop_all()
+        fast.stop_all()
+
+        # The fast worker alone meets a Zoho outage: the backoff it writes is 5 s (± 20 %).
+        fake_zoho.fail_mode = "500"
+        ZohoToken.objects.filter(pk=row.pk).update(expiry_time=now_ms() + 40_000)
+        started = now_ms()
+        fast.start_all()
+        wait_for(
+            lambda: ZohoToken.objects.get(pk=row.pk).refresh_backoff_until is not None,
+            HTTP_TIMEOUT + 10,
+            "the fast worker recorded no backoff",
+        )
+        fast.stop_all()
+        backoff = ZohoToken.objects.get(pk=row.pk).refresh_backoff_until - started
+        assert 4_000 - 500 <= backoff <= 6_000 + 500, backoff
+    no_failures(reports)
+
+
+def test_statement_timeout_fails_no_save_or_find_and_leaves_no_lease(
+    fake_zoho, live_token, cmd_settings
+):
+    """A 50 ms ``statement_timeout`` for the workers' sessions (managed databases, PgBouncer):
+    cancelled statements (57014) are retried, saves and finds do not fail, and no lease is
+    left held once every call returned."""
+    if connection.vendor != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's")
+    env = worker_env(fake_zoho, ZOHO_TOKENS_TEST_STATEMENT_TIMEOUT="50")
+    save_user = "saves@example.com:700000013"
+    argv = ["save", "--user", save_user, "--access-token", "1000.a", "--refresh-token"]
+    argv += ["1000.r", "--expires-in", str(now_ms() + 3_600_000)]
+    with Workers(8, argv, env) as savers:
+        saves = [answer for _ in range(6) for answer in savers.round()]
+    assert [s["error"] for s in saves if not s["ok"]] == []
+    row = live_token(USER)
+    with Workers(4, LOOP, env) as pool:
+        pool.start_all()
+        for n in range(1, 4):
+            ZohoToken.objects.filter(pk=row.pk).update(expiry_time=now_ms() + 2000)
+            wait_for(
+                lambda: ZohoToken.objects.get(pk=row.pk).expiry_time > now_ms() + 600_000,
+                HTTP_TIMEOUT + 10,
+                "nobody refreshed the token",
+            )
+            time.sleep(0.3)
+        reports = pool.stop_all()
+    no_failures(reports)
+    assert not ZohoToken.objects.exclude(refresh_lease_owner="").exists()
+
+
+def test_a_sweep_survives_a_reset_and_failing_tenants(fake_zoho, cmd_settings):
+    """``zoho_tokens refresh --expiring-within 600`` (a child process) over 400 tokens in 40
+    tenants: one connection reset, and 10 % of the tenants failing (half with 500s, half with
+    a client Zoho does not know). Every healthy token is refreshed, none with more than two
+    requests; the failing ones are reported, and the exit code is 1."""
+    from tests.factories import ZohoTokenFactory
+    from tests.helpers import child_env, run_manage
+
+    rows = []
+    for n in range(400):
+        tenant = f"t{n % 40:02d}"
+        row = ZohoTokenFactory.build(
+            tenant=tenant,
+            user_name=f"u{n}@example.com:7{n:05d}",
+            expiry_time=now_ms() + 100_000 + (n * 7919) % 400_000,
+            api_domain=fake_zoho.url,
+        )
+        email, _, zgid = row.user_name.rpartition(":")
+        fake_zoho.add_refresh_token(
+            row.refresh_token, email=email, zgid=zgid, client_id=row.client_id,
+            client_secret=row.client_secret,
+        )
+        row.save()
+        rows.append(row)
+    failing = {row.pk for row in rows if row.tenant in ("t00", "t11", "t22", "t33")}
+    for row in rows:
+        if row.pk in failing:
+            fake_zoho.fail_refresh(
+                row.refresh_token, "500" if row.tenant in ("t00", "t11") else "invalid_client"
+            )
+    fake_zoho.reset_next(1)
+    done = run_manage(
+        "zoho_tokens", "refresh", "--expiring-within", "600", env=child_env(fake_zoho.url)
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    healthy = [row for row in rows if row.pk not in failing]
+    stored = {r.pk: r for r in ZohoToken.objects.all()}
+    refreshed = [r for r in healthy if stored[r.pk].access_token != r.access_token]
+    assert len(refreshed) == len(healthy) == 360, done.stdout[-2000:]
+    assert max(fake_zoho.refreshes_of[r.refresh_token] for r in rows) <= 2
+    assert done.stdout.splitlines()[-1] == "refresh: 360 refreshed, 40 failed, 0 skipped"

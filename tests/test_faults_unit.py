@@ -5,12 +5,14 @@ The multi-process versions (8 workers, real kills) are in test_faults.py and ben
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.checks import Warning as CheckWarning
 from django.db import connection, transaction
 
 from tests.helpers import kill_own_connection
-from zoho_tokens import checks, refresh
+from zoho_tokens import checks, connections, refresh
 from zoho_tokens.exceptions import TokenStoreError
 from zoho_tokens.models import TokenStatus, ZohoToken, now_ms
 from zoho_tokens.store import DjangoTokenStore
@@ -202,3 +204,139 @@ def test_with_the_token_expired_the_backoff_stays_short(fake_zoho, in_window):
     assert stored.refresh_failures == 7
     assert 0.8 * 30_000 - 200 <= stored.refresh_backoff_until - now_ms() <= 1.2 * 30_000
     assert fake_zoho.counters["requests"] == 1
+
+
+# -- issue 22: one clock, Zoho's refusals, transient database errors -------------------------
+
+
+@pytest.fixture
+def skewed(monkeypatch):
+    """``skewed(seconds)``: this process's ``time.time`` runs ``seconds`` off (a container
+    with a drifting clock); returns the real clock. The database's clock is not affected."""
+    real = time.time
+
+    def skew(seconds: float):
+        monkeypatch.setattr(time, "time", lambda: real() + seconds)
+        return real
+
+    return skew
+
+
+@pytest.mark.parametrize("seconds", [60, -60, 600])
+def test_a_skewed_clock_neither_steals_a_lease_nor_refreshes_early(
+    fake_zoho, in_window, skewed, seconds
+):
+    row = in_window(expires_in_ms=30_000)
+    early = in_window(expires_in_ms=100_000)  # outside the 60 s window on the real clock
+    real = skewed(seconds)
+    ZohoToken.objects.filter(pk=row.pk).update(
+        refresh_lease_until=int(real() * 1000) + 6_000, refresh_lease_owner="busy-worker"
+    )
+    assert find(row).get_access_token() == row.access_token
+    assert find(early).get_access_token() == early.access_token
+    assert fake_zoho.counters["requests"] == 0
+    assert ZohoToken.objects.get(pk=row.pk).refresh_lease_owner == "busy-worker"
+
+
+@pytest.mark.parametrize("seconds", [60, -60])
+def test_a_skewed_clock_stores_zohos_expiry_and_a_true_backoff(
+    fake_zoho, in_window, skewed, seconds
+):
+    row = in_window(expires_in_ms=-1_000)
+    usable = in_window(expires_in_ms=30_000)
+    real = skewed(seconds)
+    find(row)
+    stored = ZohoToken.objects.get(pk=row.pk)
+    assert abs(stored.expiry_time - (int(real() * 1000) + 3_600_000)) < 2_000
+    row = usable
+    fake_zoho.fail_mode = "500"
+    find(row)
+    backoff = ZohoToken.objects.get(pk=row.pk).refresh_backoff_until - int(real() * 1000)
+    assert 4_000 - 300 <= backoff <= 6_000 + 300  # 5 s ± 20 % on the shared clock
+
+
+def test_the_shared_clock_is_the_databases(skewed):
+    real = skewed(120)
+    refresh._clock["mono"] = float("-inf")
+    assert abs(refresh.shared_now_ms() - real() * 1000) < 1_000
+    assert abs(refresh.database_now_ms() - real() * 1000) < 1_000
+
+
+@pytest.mark.parametrize("error", ["invalid_grant", "invalid_code"])
+def test_a_refused_refresh_token_is_marked_invalid_only_when_the_refusal_repeats(
+    fake_zoho, in_window, error
+):
+    row = in_window(expires_in_ms=30_000)
+    fake_zoho.script_refresh(row.refresh_token, error)  # once, then Zoho answers
+    assert find(row).get_access_token() != row.access_token
+    stored = ZohoToken.objects.get(pk=row.pk)
+    assert stored.invalid_reason == "" and fake_zoho.refreshes_of[row.refresh_token] == 2
+
+    other = in_window(expires_in_ms=30_000)
+    fake_zoho.fail_refresh(other.refresh_token, error)
+    for _ in range(5):  # still usable: every call gets it, Zoho is asked twice in all
+        assert find(other).get_access_token() == other.access_token
+    stored = ZohoToken.objects.get(pk=other.pk)
+    assert stored.invalid_reason == error and stored.refresh_lease_owner == ""
+    assert fake_zoho.refreshes_of[other.refresh_token] == 2
+    ZohoToken.objects.filter(pk=other.pk).update(expiry_time=now_ms() + 1_000)
+    with pytest.raises(TokenStoreError, match=f"invalid .*{error}.*connect this user again"):
+        find(other)
+
+
+def test_database_refusals_are_transient_and_data_errors_are_not():
+    import sqlite3
+
+    import psycopg.errors
+    from django.db import IntegrityError, OperationalError
+
+    def wrapped(cls, driver):
+        exc = cls(str(driver))
+        exc.__cause__ = driver
+        return exc
+
+    for driver in (
+        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+        psycopg.errors.LockNotAvailable(),
+        psycopg.errors.SerializationFailure(),
+        psycopg.errors.DeadlockDetected(),
+        sqlite3.OperationalError("database is locked"),
+        OperationalError(1205, "Lock wait timeout exceeded"),
+        OperationalError(1213, "Deadlock found"),
+    ):
+        assert connections.is_transient(wrapped(OperationalError, driver)), driver
+    for driver in (
+        psycopg.errors.UniqueViolation(),
+        sqlite3.OperationalError("no such table: x"),
+        OperationalError(1146, "Table doesn't exist"),
+    ):
+        assert not connections.is_transient(wrapped(IntegrityError, driver)), driver
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_release_is_retried_and_no_lease_is_left_held(fake_zoho, in_window, monkeypatch):
+    """The lease release meets a transient refusal (as a 50 ms statement_timeout does): it is
+    run again, and the lease is free when the call returns."""
+    import sqlite3
+
+    from django.db import OperationalError
+    from django.db.models import QuerySet
+
+    row = in_window(expires_in_ms=-1_000)
+    real_update = QuerySet.update
+    refused = {"n": 0}
+
+    def update(self, **fields):
+        if fields.get("refresh_lease_owner") == "" and refused["n"] < 2:
+            refused["n"] += 1
+            exc = OperationalError("database is locked")
+            exc.__cause__ = sqlite3.OperationalError("database is locked")
+            raise exc
+        return real_update(self, **fields)
+
+    monkeypatch.setattr(QuerySet, "update", update)
+    assert find(row).get_access_token() != row.access_token
+    assert refused["n"] == 2
+    stored = ZohoToken.objects.get(pk=row.pk)
+    assert stored.refresh_lease_owner == "" and stored.refresh_lease_until is None
+    assert fake_zoho.counters["refresh"] == 1

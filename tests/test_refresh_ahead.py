@@ -12,7 +12,7 @@ from zohocrmsdk.src.com.zoho.crm.api.exception.sdk_exception import SDKException
 from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
 
 from tests.helpers import by_name, now_ms
-from zoho_tokens import signals
+from zoho_tokens import refresh, signals
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.store import DjangoTokenStore
 
@@ -158,13 +158,14 @@ def test_throttled_with_expired_token_raises_clearly(fake_zoho, make_row):
     assert fake_zoho.counters["refresh"] == 1
 
 
-def test_invalid_refresh_token_marks_token_invalid(fake_zoho, make_row):
+def test_invalid_refresh_token_marks_token_invalid(fake_zoho, make_row, monkeypatch):
+    """Refused twice (a second request after a short pause): marked invalid. While the access
+    token is still usable the caller keeps getting it; once it is not, a clear error."""
+    monkeypatch.setattr(refresh, "REFUSAL_RECHECK_SECONDS", 0.05)
     row = make_row(expires_in_ms=30_000, registered=False)
-    with pytest.raises(SDKException) as info:
-        DjangoTokenStore().find_token(by_name(row))
-    message = str(info.value)
-    assert "invalid_code" in message and "connect this user again" in message
-    assert row.refresh_token not in message
+    found = DjangoTokenStore().find_token(by_name(row))
+    assert found.get_access_token() == row.access_token  # still usable: no failed call
+    assert fake_zoho.counters["refresh"] == 2
     fresh = ZohoToken.objects.get(pk=row.pk)
     assert fresh.invalid_reason == "invalid_code"
     assert fresh.invalidated_at is not None
@@ -172,12 +173,17 @@ def test_invalid_refresh_token_marks_token_invalid(fake_zoho, make_row):
     event = TokenAuditEvent.objects.get(action="refresh_failed", token_id=row.pk)
     assert event.detail == {"zoho_error": "invalid_code"}
 
-    # Known invalid: the next find explains and does not ask Zoho again.
-    with pytest.raises(SDKException, match="invalid"):
+    # Known invalid: while usable it is handed out, never sent to Zoho again.
+    assert DjangoTokenStore().find_token(by_name(row)).get_access_token() == row.access_token
+    ZohoToken.objects.filter(pk=row.pk).update(expiry_time=now_ms() + 2_000)
+    with pytest.raises(SDKException, match="invalid") as info:
         DjangoTokenStore().find_token(by_name(row))
+    message = str(info.value)
+    assert "invalid_code" in message and "connect this user again" in message
+    assert row.refresh_token not in message
     with pytest.raises(SDKException, match="invalid"):
         DjangoTokenStore().find_token_by_id(row.pk)
-    assert fake_zoho.counters["refresh"] == 1
+    assert fake_zoho.counters["refresh"] == 2
 
 
 def _outage(fake_zoho, settings, zoho_settings_for, mode: str) -> None:

@@ -73,6 +73,9 @@ class TokenResponse:
     expiry_time: int  # epoch milliseconds
     refresh_token: str | None = field(repr=False)
     api_domain: str | None
+    #: Seconds the access token lives, as Zoho said: a store computes the expiry on its own
+    #: clock from this (``expiry_time`` is on this process's clock).
+    lifetime_seconds: int = 3600
 
 
 @sensitive_variables("data")
@@ -117,10 +120,14 @@ def _host(url: str) -> str:
 
 def _error(body: dict[str, Any], *, refreshing: bool) -> ZohoError:
     error = str(body.get("error"))
-    if error == "invalid_code":
+    if error in ("invalid_code", "invalid_grant"):
+        # On refresh both mean "this refresh token no longer works" (revoked, deleted as the
+        # user's 21st, or never Zoho's); the refresher asks once more before believing it.
         if refreshing:
-            return InvalidRefreshToken("Zoho rejected the refresh token (Zoho: invalid_code)")
-        return InvalidGrant("this grant token was already used or has expired (Zoho: invalid_code)")
+            return InvalidRefreshToken(f"Zoho rejected the refresh token (Zoho: {error})", error)
+        return InvalidGrant(
+            f"this grant token was already used or has expired (Zoho: {error})", error
+        )
     if error == "invalid_client" or error == "invalid_client_secret":
         return InvalidClient(f"Zoho does not know this client id/secret (Zoho: {error})", error)
     if error == "Access Denied":
@@ -161,6 +168,7 @@ def _token_response(body: dict[str, Any], *, refreshing: bool) -> TokenResponse:
         expiry_time=int(time.time() * 1000) + seconds * 1000,
         refresh_token=body.get("refresh_token"),
         api_domain=body.get("api_domain"),
+        lifetime_seconds=seconds,
     )
 
 

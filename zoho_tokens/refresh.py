@@ -11,6 +11,21 @@ every backend rather than ``select_for_update`` held across the HTTP call: it wo
 SQLite (which has no row locks), holds no database lock or connection-level transaction while
 Zoho answers, and a crashed worker's lease simply runs out.
 
+**One clock.** Leases, backoff deadlines and the expiries stored after a refresh are all
+computed on the database's clock, not each process's ``time.time()``: every worker reads and
+writes the same row, so the row's times must mean the same instant to all of them. A worker
+whose clock is a minute fast (a container with a drifting clock) would otherwise take over
+leases others hold, store expiries a minute late (so correct workers hand out a dead token)
+and stretch everyone's backoff. ``shared_now_ms`` is this process's clock plus its offset
+from the database server's, read with one query (``sync_clock``) when a refresh takes the
+lease, at most a minute apart otherwise, and again whenever this process's wall clock jumps
+against its monotonic clock; never for a token more than ``MAX_SKEW_SECONDS`` (15 min)
+outside its window on the process's own clock (the store's hot path stays one query). On
+PostgreSQL that is ``clock_timestamp()``, on MariaDB ``NOW(3)``. SQLite has no server: its
+``'now'`` is the machine's clock read by the SQLite library, which every process on the host
+shares (a SQLite file is never shared across hosts), and which is still right when one
+process's ``time.time`` is not.
+
 Faults cost little:
 
 - **Backoff, shared through the row.** After a failed refresh (5xx, garbage, timeout,
@@ -22,6 +37,14 @@ Faults cost little:
   Zoho's block). Meanwhile callers get the current access token as long as the SDK would
   still use it (more than 5 s left), and otherwise a clear error. A successful refresh
   clears the backoff.
+- **Zoho refuses the refresh token** (``invalid_code``, ``invalid_grant``): asked once more
+  after a short pause within the same lease, and the row is marked invalid
+  (``rows.mark_invalid``, the one place) only when the answer repeats: one transient answer
+  never cuts a connection off. While the access token is still usable, calls keep getting it.
+- **The database refuses a statement** (``statement_timeout``, lock timeouts, deadlocks):
+  each statement here is retried a few times (``connections.retrying``) and the lease is
+  released in a statement of its own, retried too, after whatever failed; a lease that still
+  cannot be released runs out with its time.
 - **A crashed refresher.** The lease lasts ``HTTP_TIMEOUT + LEASE_MARGIN_SECONDS``, just over
   the longest refresh it guards (the Accounts call is bounded by ``HTTP_TIMEOUT`` for reading
   and a few seconds for connecting); waiters wait at least that long, and the first poll after
@@ -37,10 +60,12 @@ import time
 import uuid
 from typing import Any
 
+from django.db import DatabaseError, connections
 from django.db.models import Q
 
 from zoho_tokens import oauth_client, rows
 from zoho_tokens.conf import zoho_settings
+from zoho_tokens.connections import retrying
 from zoho_tokens.datacenters import (
     accounts_base_url,
     data_center_of,
@@ -56,7 +81,7 @@ from zoho_tokens.exceptions import (
     ZohoError,
     detached,
 )
-from zoho_tokens.models import ZohoToken, now_ms
+from zoho_tokens.models import ZohoToken, now_ms, token_db
 from zoho_tokens.zohosdk import Initializer
 
 logger = logging.getLogger("zoho_tokens")
@@ -71,12 +96,72 @@ BACKOFF_MAX_SECONDS = 300
 BACKOFF_MAX_EXPIRED_SECONDS = 30
 BACKOFF_JITTER = 0.2
 LEASE_MARGIN_SECONDS = 4
+#: Pause before asking Zoho once more after it refused a refresh token (a transient
+#: ``invalid_code`` is seen right after a token was issued or during Zoho incidents).
+REFUSAL_RECHECK_SECONDS = 1.0
+#: A lease owner holding Zoho's answer retries a refused save longer than other writers.
+SAVE_ANSWER_ATTEMPTS = 12
+CLOCK_RESYNC_SECONDS = 60
+#: Clocks further off than this from the database's are out of bounds: a token this far
+#: outside the refresh window on this process's clock is not due, without asking the database.
+MAX_SKEW_SECONDS = 900
+
+# -- one clock ---------------------------------------------------------------------------------
+
+_DATABASE_NOW = {
+    "postgresql": "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint",
+    "mysql": "SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)",
+    "sqlite": "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+}
+_clock = {"offset": 0, "mono": float("-inf"), "wall": 0.0}
+
+
+def database_now_ms() -> int | None:
+    """The database server's clock in epoch milliseconds (None for an unknown backend)."""
+    connection = connections[token_db()]
+    sql = _DATABASE_NOW.get(connection.vendor)
+    if sql is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return int(cursor.fetchone()[0])
+
+
+def sync_clock() -> int:
+    """Read the database's clock now; remember this process's offset from it (ms)."""
+    before = time.time()
+    try:
+        server = retrying(database_now_ms)
+    except DatabaseError:
+        server = None  # keep the last offset: a clock is no reason to fail a call
+    after = time.time()
+    if server is not None:
+        _clock["offset"] = server - int((before + after) * 500)
+    _clock["mono"], _clock["wall"] = time.monotonic(), after
+    return int(_clock["offset"])
+
+
+def shared_now_ms() -> int:
+    """Now on the database's clock (epoch ms): the one time leases, backoffs and stored
+    expiries use. Costs a query only at most once a minute or after this process's wall
+    clock jumped (NTP step, suspended VM)."""
+    mono, wall = time.monotonic(), time.time()
+    age = mono - _clock["mono"]
+    jumped = abs((wall - _clock["wall"]) - age) > 1.0
+    if age > CLOCK_RESYNC_SECONDS or jumped:
+        sync_clock()
+    return now_ms() + int(_clock["offset"])
 
 
 def needs_refresh(row: Any, ahead_seconds: int | None = None) -> bool:
     """Whether ``row`` (a ``ZohoToken`` or the store's ``StoredRow``) is in the window."""
     ahead = zoho_settings.REFRESH_AHEAD_SECONDS if ahead_seconds is None else ahead_seconds
-    return row.expiry_time is not None and row.expiry_time - now_ms() <= int(ahead) * 1000
+    if row.expiry_time is None:
+        return False
+    window = int(ahead) * 1000
+    if row.expiry_time - now_ms() > window + MAX_SKEW_SECONDS * 1000:
+        return False  # far outside the window on any clock within MAX_SKEW: no query
+    return row.expiry_time - shared_now_ms() <= window
 
 
 def ensure_fresh(row: ZohoToken) -> ZohoToken:
@@ -84,6 +169,8 @@ def ensure_fresh(row: ZohoToken) -> ZohoToken:
     if not needs_refresh(row):
         return row
     if row.invalid_reason:
+        if still_valid(row):
+            return row  # Zoho refused its refresh token, but this access token still works
         raise TokenInvalidError(
             f"Zoho token {row.pk} ({row.user_name}) is invalid (Zoho: {row.invalid_reason}); "
             "connect this user again with 'manage.py zoho_login'"
@@ -144,7 +231,7 @@ def _same_domain(a: str | None, b: str | None) -> bool:
 
 def still_valid(row: Any) -> bool:
     """The SDK would still use this access token (more than 5 s left)."""
-    return row.expiry_time is not None and row.expiry_time - now_ms() > SDK_THRESHOLD_MS
+    return row.expiry_time is not None and row.expiry_time - shared_now_ms() > SDK_THRESHOLD_MS
 
 
 def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
@@ -164,12 +251,17 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
             if still_valid(current) and not force:
                 return current
             raise RefreshRefused(held_back, current.refresh_error)
-        if _acquire(row, seen_expiry, owner, force=force):
-            return _refresh_as_owner(row, owner, force=force)
+        if retrying(lambda: _acquire(row, seen_expiry, owner, force=force)):
+            try:
+                return _refresh_as_owner(row, owner, force=force)
+            finally:
+                _release(row, owner)  # whatever failed above: never leave the lease held
         current = _reload(row)
         if current.expiry_time != seen_expiry:
             return current  # another worker refreshed it
         if current.invalid_reason:
+            if still_valid(current) and not force:
+                return current
             raise TokenInvalidError(
                 f"Zoho token {row.pk} ({row.user_name}) is invalid "
                 f"(Zoho: {current.invalid_reason}); connect this user again"
@@ -187,7 +279,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
 
 
 def _reload(row: ZohoToken) -> ZohoToken:
-    current = ZohoToken.objects.filter(pk=row.pk).first()
+    current = retrying(lambda: ZohoToken.objects.filter(pk=row.pk).first())
     if current is None:
         raise TokenStoreError(f"Zoho token {row.pk} was deleted while refreshing")
     return current
@@ -205,7 +297,7 @@ def deadline_seconds() -> float:
 def backing_off(row: Any, now: int | None = None) -> bool:
     """Whether nobody may ask Zoho for this token now (after a failure or throttling)."""
     until = getattr(row, "refresh_backoff_until", None)
-    return until is not None and until > (now_ms() if now is None else now)
+    return until is not None and until > (shared_now_ms() if now is None else now)
 
 
 def _held_back(row: ZohoToken, *, force: bool) -> str:
@@ -215,7 +307,7 @@ def _held_back(row: ZohoToken, *, force: bool) -> str:
     throttled = row.refresh_error == Throttled.default_code
     if force and not throttled:
         return ""
-    wait = ((row.refresh_backoff_until or 0) - now_ms()) // 1000 + 1
+    wait = ((row.refresh_backoff_until or 0) - shared_now_ms()) // 1000 + 1
     if throttled:
         return (
             f"Zoho is throttling refreshes of token {row.pk} (Zoho: Access Denied); not "
@@ -235,15 +327,22 @@ def backoff_seconds(failures: int, *, cap: float = BACKOFF_MAX_SECONDS) -> float
 
 
 def _acquire(row: ZohoToken, seen_expiry: int | None, owner: str, *, force: bool) -> bool:
-    """Take the lease (compare-and-set) unless someone holds it or the token is held back."""
-    now = now_ms()
+    """Take the lease (compare-and-set) unless someone holds it or the token is held back.
+
+    Unless forced, only while the token is in the refresh window by the database's clock: a
+    worker whose own clock runs fast sees every token in its window early.
+    """
+    now = shared_now_ms()
     free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now)
     may_ask = Q(refresh_backoff_until__isnull=True) | Q(refresh_backoff_until__lte=now)
     if force:
         may_ask |= ~Q(refresh_error=Throttled.default_code)
+    due = Q()
+    if not force and seen_expiry is not None:
+        due = Q(expiry_time__lte=now + int(zoho_settings.REFRESH_AHEAD_SECONDS) * 1000)
     return bool(
         ZohoToken.objects.filter(pk=row.pk, expiry_time=seen_expiry)
-        .filter(free, may_ask)
+        .filter(free, may_ask, due)
         .update(
             refresh_lease_until=now + int(lease_seconds() * 1000),
             refresh_lease_owner=owner,
@@ -259,7 +358,7 @@ def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
     spares every call made until the backoff would have ended. Past that moment the backoff
     grows as usual but to at most 30 s. A throttle hold-back is never shortened.
     """
-    now = now_ms()
+    now = shared_now_ms()
     if isinstance(exc, Throttled):
         failures, seconds = row.refresh_failures, float(THROTTLE_BACKOFF_SECONDS)
         until = now + int(seconds * 1000)
@@ -270,21 +369,71 @@ def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
         until = now + int(backoff_seconds(failures, cap=cap) * 1000)
         if now < last_usable < until:
             until = last_usable
-    ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(
-        refresh_lease_until=None,
-        refresh_lease_owner="",
-        refresh_failures=failures,
-        refresh_backoff_until=until,
-        refresh_error=str(exc.code)[:200],
+    retrying(
+        lambda: ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(
+            refresh_lease_until=None,
+            refresh_lease_owner="",
+            refresh_failures=failures,
+            refresh_backoff_until=until,
+            refresh_error=str(exc.code)[:200],
+        )
     )
-    rows.record_refresh_failure(row, str(exc.code))
+    retrying(lambda: rows.record_refresh_failure(row, str(exc.code)))
 
 
 def _release(row: ZohoToken, owner: str, *, succeeded: bool = False) -> None:
+    """Give the lease back, in a statement of its own retried while the database refuses
+    it (a failed release would leave the lease held, with nobody refreshing, for its whole
+    time). A no-op when ``owner`` no longer holds it."""
     fields: dict[str, Any] = {"refresh_lease_until": None, "refresh_lease_owner": ""}
     if succeeded:
         fields.update(refresh_failures=0, refresh_backoff_until=None, refresh_error="")
-    ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(**fields)
+    retrying(
+        lambda: ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(**fields)
+    )
+
+
+def _extend(row: ZohoToken, owner: str) -> bool:
+    """Renew our lease for one more request (False when it is no longer ours)."""
+    until = shared_now_ms() + int(lease_seconds() * 1000)
+    return bool(
+        retrying(
+            lambda: ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(
+                refresh_lease_until=until
+            )
+        )
+    )
+
+
+def _ask_zoho(row: ZohoToken, owner: str, refresh_secret: str, client_secret: str) -> Any:
+    """Zoho's answer to a refresh of ``row``: a ``TokenResponse``, or the ``ZohoError`` it
+    raised, returned. A refusal of the refresh token (``InvalidRefreshToken``:
+    ``invalid_code`` or ``invalid_grant``) is asked once more after a short pause, within the
+    same (renewed) lease: only a repeated refusal comes back as one."""
+    for attempt in (1, 2):
+        try:
+            return oauth_client.refresh(
+                accounts_url_for(row),
+                refresh_token=refresh_secret,
+                client_id=row.client_id,
+                client_secret=client_secret,
+            )
+        except InvalidRefreshToken as exc:
+            if attempt == 2:
+                return exc
+            logger.warning(
+                "zoho_tokens: Zoho refused the refresh token of token %s (%s); asking once "
+                "more in %.1f s before marking it invalid",
+                row.pk,
+                exc.code,
+                REFUSAL_RECHECK_SECONDS,
+            )
+        except ZohoError as exc:
+            return exc
+        time.sleep(REFUSAL_RECHECK_SECONDS)
+        if not _extend(row, owner):
+            return ZohoError("the refresh lease ran out while asking Zoho again")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> ZohoToken:
@@ -298,40 +447,38 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
         failure = detached(exc)
     if failure is not None:
         raise failure
-    try:
-        answer = oauth_client.refresh(
-            accounts_url_for(row),
-            refresh_token=refresh_secret,
-            client_id=row.client_id,
-            client_secret=client_secret,
-        )
-    except InvalidRefreshToken as exc:
-        rows.mark_invalid(row, exc.code)
+    answer = _ask_zoho(row, owner, refresh_secret, client_secret)
+    del refresh_secret, client_secret
+    if isinstance(answer, InvalidRefreshToken):
+        retrying(lambda: rows.mark_invalid(row, answer.code))
         _release(row, owner)
-        failure = TokenInvalidError(
-            f"Zoho rejected the refresh token of token {row.pk} ({row.user_name}) "
-            f"(Zoho: {exc.code}); the token is marked invalid: connect this user again"
+        if still_valid(row) and not force:
+            return row  # refused twice, but the current access token still works
+        raise TokenInvalidError(
+            f"Zoho rejected the refresh token of token {row.pk} ({row.user_name}) twice "
+            f"(Zoho: {answer.code}); the token is marked invalid: connect this user again"
         )
-    except ZohoError as exc:
-        _back_off(row, owner, exc)
-        logger.warning("zoho_tokens: refresh of token %s failed: %s", row.pk, exc)
+    if isinstance(answer, ZohoError):
+        _back_off(row, owner, answer)
+        logger.warning("zoho_tokens: refresh of token %s failed: %s", row.pk, answer)
         if still_valid(row) and not force:
             return row  # the current access token still works; a forced refresh must say so
-        failure = RefreshRefused(
-            f"refresh of Zoho token {row.pk} failed: {exc.with_hint()}", str(exc.code)
+        raise RefreshRefused(
+            f"refresh of Zoho token {row.pk} failed: {answer.with_hint()}", str(answer.code)
         )
-    if failure is not None:
-        raise failure
 
+    # Zoho's answer first, before anything else can fail: an issued token that is not
+    # stored is lost (and counts against Zoho's 10 per refresh token in 10 minutes). Its
+    # expiry on the shared clock, from the lifetime Zoho gave, as of now (the answer's time).
     token = rows.new_token()
     token.set_access_token(answer.access_token)
-    token.set_expires_in(str(answer.expiry_time))
+    token.set_expires_in(str(shared_now_ms() + answer.lifetime_seconds * 1000))
     if answer.refresh_token:
         token.set_refresh_token(answer.refresh_token)
     token.set_id(row.pk)
     succeeded = False
     try:
-        rows.save(token, row.tenant)
+        rows.save(token, row.tenant, attempts=SAVE_ANSWER_ATTEMPTS)
         succeeded = True
     except TokenStoreError as exc:
         failure = detached(exc)
@@ -343,4 +490,4 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
         _release(row, owner, succeeded=succeeded)
     if failure is not None:
         raise failure
-    return ZohoToken.objects.get(pk=row.pk)
+    return retrying(lambda: ZohoToken.objects.get(pk=row.pk))

@@ -9,8 +9,6 @@ refresh lease; every write runs on ``token_db()`` in one short transaction.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from zoho_tokens import audit, crypto, signals
+from zoho_tokens.connections import is_transient, pause
 from zoho_tokens.datacenters import issuer_of_api_domain, trusted_accounts_url
 from zoho_tokens.exceptions import TokenStoreError
 from zoho_tokens.models import AuditAction, ZohoToken, generate_id, token_db
@@ -184,22 +183,16 @@ def _restore(token: OAuthToken, snapshot: dict[str, Any]) -> None:
         getattr(token, f"set_{name}")(value)
 
 
-def _is_transient(exc: OperationalError) -> bool:
-    """Deadlock, lock wait timeout or serialization failure: worth one more try."""
-    cause = exc.__cause__ or exc
-    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    if code in ("40P01", "40001"):
-        return True
-    args = getattr(cause, "args", ())
-    if args and args[0] in (1213, 1205):
-        return True
-    return "database is locked" in str(cause)
-
-
 # -- writes ------------------------------------------------------------------------------------
 
 
-def save(token: OAuthToken, tenant: str, *, accounts_server: str | None = None) -> None:
+def save(
+    token: OAuthToken,
+    tenant: str,
+    *,
+    accounts_server: str | None = None,
+    attempts: int = SAVE_ATTEMPTS,
+) -> None:
     """Upsert ``token`` into ``tenant``, retrying the races a concurrent writer can cause.
 
     ``accounts_server`` is the Zoho accounts server that issued the token (where it is
@@ -209,8 +202,9 @@ def save(token: OAuthToken, tenant: str, *, accounts_server: str | None = None) 
     - The unique constraint refuses our insert because another process inserted the same
       user name (or id) after our select: matching again finds its row and updates it.
     - InnoDB deadlocks two ``SELECT ... FOR UPDATE`` that found nothing and then both insert
-      (gap locks); PostgreSQL may report a serialization failure: the loser retries after a
-      short random pause.
+      (gap locks); PostgreSQL may report a serialization failure, cancel a statement
+      (``statement_timeout``) or time out on a lock: any refusal ``connections.is_transient``
+      names is retried after a short random pause, ``attempts`` times in all.
 
     Each attempt starts from the token as the caller passed it (a failed attempt may have
     given it a new id or filled fields from a row).
@@ -218,20 +212,22 @@ def save(token: OAuthToken, tenant: str, *, accounts_server: str | None = None) 
     snapshot = _snapshot(token)
     alias = token_db()
     outer = transaction.get_connection(alias).in_atomic_block
-    for attempt in range(SAVE_ATTEMPTS):
+    for attempt in range(attempts):
         try:
             with transaction.atomic(using=alias):
                 _upsert(token, tenant, accounts_server)
             return
         except IntegrityError:
-            if attempt == SAVE_ATTEMPTS - 1:
+            if attempt == attempts - 1:
                 raise
         except OperationalError as exc:
             # InnoDB rolls back the whole transaction on a deadlock: inside a caller's
             # transaction there is nothing left to retry in.
-            if not _is_transient(exc) or outer or attempt == SAVE_ATTEMPTS - 1:
+            if not is_transient(exc) or outer or attempt == attempts - 1:
+                if is_transient(exc):
+                    exc._zoho_tokens_retried = True  # type: ignore[attr-defined]
                 raise
-            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))  # noqa: S311
+            pause(attempt)
         _restore(token, snapshot)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from zoho_tokens.exceptions import (
     TokenInvalidError,
     TokenStoreError,
     TokenUnusable,
+    UnexpectedAnswer,
     ZohoTimeout,
     ZohoUnreachable,
 )
@@ -70,7 +72,7 @@ class RefreshStatus(models.TextChoices):
     THROTTLED = "throttled", _("throttled by Zoho (held back)")
     FAILED = "failed", _("failed")
     INVALID = "invalid", _("invalid (connect again)")
-    SKIPPED = "skipped", _("skipped (accounts server unreachable)")
+    SKIPPED = "skipped", _("skipped (accounts server failing)")
     UNREADABLE = "unreadable", _("unreadable (no key decrypts it)")
 
 
@@ -114,7 +116,8 @@ class RefreshReport:
 
     outcomes: list[RefreshOutcome] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # ids asked for that do not exist
-    unreachable: list[str] = field(default_factory=list)  # accounts servers the sweep gave up on
+    #: accounts servers the sweep held back and that failed the probe at its end too
+    unreachable: list[str] = field(default_factory=list)
 
     def count(self, status: RefreshStatus) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -229,6 +232,31 @@ def select_for_refresh(
     return selected.order_by("expiry_time", "id")
 
 
+#: Zoho failures that say nothing about the token (the request or the server failed): a
+#: sweep asks once more after ``RETRY_PAUSE_SECONDS``, and counts them against the server.
+TRANSIENT_CODES = frozenset(
+    {ZohoUnreachable.default_code, ZohoTimeout.default_code, UnexpectedAnswer.default_code}
+)
+RETRY_PAUSE_SECONDS = 0.25
+#: Consecutive tokens of one accounts server that failed transiently (each asked twice)
+#: before a sweep holds that server back; it is probed once more at the end of the sweep.
+HOLD_BACK_AFTER = 3
+
+
+@dataclass
+class _Server:
+    """One accounts server during a sweep: consecutive transient failures, held back or
+    not, and the tokens deferred while it was held back (tried at the end if a probe works)."""
+
+    failures: int = 0
+    last_error: str = ""
+    deferred: list[ZohoToken] = field(default_factory=list)
+
+    @property
+    def held_back(self) -> bool:
+        return self.failures >= HOLD_BACK_AFTER
+
+
 def refresh_tokens(
     ids: Iterable[str] = (),
     *,
@@ -243,9 +271,14 @@ def refresh_tokens(
 
     One token's failure does not stop the others: a throttled token ("Access Denied" is
     per refresh token) is held back by the refresh layer for a while, and the others go on;
-    a token no configured key decrypts, or that Zoho rejects, fails alone. Only an accounts
-    server that cannot be reached (or times out) stops the sweep, and only for its own
-    tokens: they are reported ``skipped``, tokens of other data centers go on.
+    a token no configured key decrypts, or that Zoho rejects, fails alone. A request that
+    fails without a Zoho answer (reset, timeout, 5xx, garbage) is asked once more after a
+    short pause. All tenants of a data center share its accounts server, so one flaky request
+    must not cost them all their refresh: a server is held back only after
+    ``HOLD_BACK_AFTER`` consecutive tokens failed that way; its remaining tokens are deferred,
+    and at the end of the sweep one of them probes it: if that works, the others are tried
+    too, else they are reported ``skipped`` with the reason. Any Zoho answer (even an error
+    about one token) proves the server up and resets its count.
     With ``expiring_within``, a token that another worker refreshed since it was selected is
     ``not_due`` and not refreshed again (each refresh counts against Zoho's limit).
     """
@@ -256,23 +289,53 @@ def refresh_tokens(
     found = _shard_ids(selection, share)
     known = set(found)
     report.missing = [i for i in ids if i not in known and (share is None or share.owns(i))]
+    servers: dict[str, _Server] = {}
     for row in _load(found):
-        report.outcomes.append(
-            _refresh_one(
-                row,
-                within=expiring_within,
-                unreachable=report.unreachable,
-                source=source,
-                actor=actor,
-            )
+        outcome = _refresh_one(
+            row, within=expiring_within, servers=servers, source=source, actor=actor
         )
+        if outcome is not None:
+            report.outcomes.append(outcome)
+    for server, state in servers.items():
+        if not state.deferred:
+            continue
+        state.failures = HOLD_BACK_AFTER - 1  # one probe: a failure holds it back again
+        for row in state.deferred[:]:
+            state.deferred.remove(row)
+            outcome = _refresh_one(
+                row, within=expiring_within, servers=servers, source=source, actor=actor
+            )
+            if outcome is not None:
+                report.outcomes.append(outcome)
+        for row in state.deferred:
+            report.outcomes.append(_skipped(row, server, state))
+        if state.held_back:
+            report.unreachable.append(server)
     return report
 
 
+def _skipped(row: ZohoToken, server: str, state: _Server) -> RefreshOutcome:
+    message = (
+        f"accounts server {host_of(server)} failed for {HOLD_BACK_AFTER} tokens in a row "
+        f"(last: {state.last_error}), and again when probed at the end of the sweep: "
+        "not tried, try again later"
+    )
+    return RefreshOutcome(
+        row.pk,
+        label(row),
+        RefreshStatus.SKIPPED,
+        message,
+        row,
+        row.user_name or "",
+        row.tenant,
+        server,
+    )
+
+
 def _refresh_one(
-    row: ZohoToken, *, within: int | None, unreachable: list[str], source: str, actor: Any
-) -> RefreshOutcome:
-    """Refresh one token; adds its accounts server to ``unreachable`` when that is down."""
+    row: ZohoToken, *, within: int | None, servers: dict[str, _Server], source: str, actor: Any
+) -> RefreshOutcome | None:
+    """Refresh one token; None when it is deferred (its accounts server is held back)."""
     server = ""
 
     def outcome(status: RefreshStatus, message: str, current: ZohoToken | None) -> RefreshOutcome:
@@ -290,18 +353,26 @@ def _refresh_one(
             return outcome(RefreshStatus.NOT_DUE, "refreshed meanwhile by another worker", current)
         row = current
     server = refresh.accounts_url_for(row)
-    if server in unreachable:
-        return outcome(
-            RefreshStatus.SKIPPED,
-            f"accounts server unreachable ({host_of(server)}): not tried, try again later",
-            row,
-        )
+    state = servers.setdefault(server, _Server())
+    if state.held_back:
+        state.deferred.append(row)
+        return None
     before = (row.expiry_time, row.access_token_checksum)
     error: ServiceError | None = None
-    try:
-        refresh_now(row, source=source, actor=actor)
-    except ServiceError as exc:
-        error = exc
+    for attempt in (1, 2):
+        try:
+            refresh_now(row, source=source, actor=actor)
+            error = None
+        except ServiceError as exc:
+            error = exc
+        if error is None or error.code not in TRANSIENT_CODES or attempt == 2:
+            break
+        time.sleep(RETRY_PAUSE_SECONDS)  # one more request: one flaky one costs nothing
+    if error is not None and error.code in TRANSIENT_CODES:
+        state.failures += 1
+        state.last_error = str(error.code)
+    else:
+        state.failures = 0  # Zoho answered (or refreshed): the server is up
     # Judge by what is stored: another worker may have refreshed it meanwhile.
     current = ZohoToken.objects.filter(pk=row.pk).first()
     if current is None:
@@ -316,8 +387,8 @@ def _refresh_one(
         return outcome(RefreshStatus.UNREADABLE, message, current)
     if code == Throttled.default_code:
         return outcome(RefreshStatus.THROTTLED, message, current)
-    if code in (ZohoUnreachable.default_code, ZohoTimeout.default_code):
-        unreachable.append(server)
+    if code in TRANSIENT_CODES:
+        message += " (asked twice)"
     return outcome(RefreshStatus.FAILED, message, current)
 
 

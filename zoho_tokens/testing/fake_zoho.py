@@ -69,6 +69,12 @@ THROTTLED_BODY: dict[str, Any] = {
     ),
     "status": "failure",
 }
+#: ``handle_request``'s answer for "drop the connection without answering".
+RESET = Reply(0, "", b"")
+#: Scripted refresh answers (``FakeZoho.script_refresh``, ``fail_refresh``): a Zoho ``error``
+#: value (``invalid_grant``, ``invalid_code``, ...), or one of these.
+SCRIPT_FAULTS = ("500", "reset", "slow")
+
 ERROR_500_HTML = (
     "<html><head><title>500 Internal Server Error</title></head>"
     "<body><h1>Internal Server Error</h1></body></html>"
@@ -142,6 +148,9 @@ class _Handler(BaseHTTPRequestHandler):
             body,
             dict(self.headers.items()),
         )
+        if reply is RESET:  # hang up without an answer, as a reset connection does
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
@@ -184,6 +193,15 @@ class FakeZoho:
         #: The data center the consent redirect names in ``location``.
         self.location: str = "us"
         self.counters: LockedCounter = LockedCounter()
+        #: refresh token -> scripted answers, one used per refresh (``script_refresh``).
+        self._scripts: dict[str, collections.deque[str]] = {}
+        #: refresh token -> the answer to every refresh of it (``fail_refresh``).
+        self._failing: dict[str, str] = {}
+        #: How many of the next token requests are hung up on (``reset_next``).
+        self._resets = 0
+        self._resets_after = 0
+        #: refresh token -> refresh requests that named it (answered or not).
+        self.refreshes_of: collections.Counter[str] = collections.Counter()
         #: (method, path_with_query, Authorization header or None) per request.
         self.requests_log: list[tuple[str, str, str | None]] = []
         self._lock = threading.RLock()
@@ -440,6 +458,57 @@ class FakeZoho:
         """Change the per-refresh-token throttle (same as assigning ``refresh_limit``)."""
         self.refresh_limit = n
 
+    def script_refresh(self, refresh_token: str, *answers: str) -> None:
+        """Answer the next refreshes of ``refresh_token`` with ``answers``, one each, then
+        normally: a Zoho error value (``"invalid_grant"``, ``"invalid_code"``, ...) as HTTP
+        200 ``{"error": ...}``, or ``"500"``, ``"reset"`` (hang up), ``"slow"``."""
+        with self._lock:
+            self._scripts.setdefault(refresh_token, collections.deque()).extend(answers)
+
+    def fail_refresh(self, refresh_token: str, answer: str = "500") -> None:
+        """Answer every refresh of ``refresh_token`` with ``answer`` (as ``script_refresh``),
+        until ``fail_refresh(token, "")``."""
+        with self._lock:
+            if answer:
+                self._failing[refresh_token] = answer
+            else:
+                self._failing.pop(refresh_token, None)
+
+    def reset_next(self, n: int = 1, *, after: int = 0) -> None:
+        """Hang up on ``n`` token-endpoint requests without answering, once ``after`` more
+        have been answered."""
+        with self._lock:
+            self._resets += n
+            self._resets_after = after
+
+    def _scripted(self, params: dict[str, str]) -> Reply | None:
+        """The scripted answer to this token request, if any (counted as ``scripted``)."""
+        with self._lock:
+            answer = None
+            refreshing = params.get("grant_type") == "refresh_token"
+            token = params.get("refresh_token", "")
+            if refreshing:
+                self.refreshes_of[token] += 1
+            if self._resets > 0 and self._resets_after > 0:
+                self._resets_after -= 1
+            elif self._resets > 0:
+                self._resets -= 1
+                answer = "reset"
+            if answer is None and refreshing:
+                queued = self._scripts.get(token)
+                answer = queued.popleft() if queued else self._failing.get(token)
+        if answer is None:
+            return None
+        self.counters.incr("scripted")
+        if answer == "reset":
+            return RESET
+        if answer == "500":
+            return Reply(500, "text/html;charset=UTF-8", ERROR_500_HTML.encode())
+        if answer == "slow":
+            self._stopping.wait(self.slow_seconds)
+            return None
+        return json_reply(200, {"error": answer})
+
     def reset_counters(self) -> None:
         """Zero all counters (requests_log is kept; see reset_log)."""
         self.counters.reset()
@@ -506,6 +575,9 @@ class FakeZoho:
         if method == "POST" and path == TOKEN_PATH:
             if self.token_latency > 0:
                 self._stopping.wait(self.token_latency)
+            scripted = self._scripted(params)
+            if scripted is not None:
+                return scripted
             return json_reply(200, self._token_endpoint(params))
         if method == "POST" and path == REVOKE_PATH:
             return json_reply(200, self._revoke_endpoint(params))
