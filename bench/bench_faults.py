@@ -113,6 +113,11 @@ class Bench:
             ZOHO_TOKENS_LOG_LEVEL="CRITICAL",
         )
         os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # shared with workers
+        # A dedicated key: ``manage.py`` children (the sweep) run the system checks, which
+        # refuse a key derived from SECRET_KEY with DEBUG off.
+        from cryptography.fernet import Fernet
+
+        os.environ.setdefault("ZOHO_TOKENS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
         import django
 
         django.setup()
@@ -132,6 +137,7 @@ class Bench:
             "DATABASE_URL": self.url,
             "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
             "SECRET_KEY": os.environ["SECRET_KEY"],
+            "ZOHO_TOKENS_ENCRYPTION_KEYS": os.environ["ZOHO_TOKENS_ENCRYPTION_KEYS"],
             "ZOHO_TOKENS_LOG_LEVEL": "CRITICAL",
             "ZOHO_TOKENS_HTTP_TIMEOUT": str(self.args.http_timeout),
             "ZOHO_TOKENS_TEST_APPLICATION_NAME": APP_NAME,
@@ -343,11 +349,11 @@ class Bench:
     def _backoff_written(self, skew: float) -> float | None:
         """One worker (``skew`` s off) meets a Zoho 500: the backoff it writes, in s from now
         on a correct clock (5 s ± 20 % expected)."""
-        self.new_token(45_000)
-        self.fake.fail_mode = "500"
         env = {"ZOHO_TOKENS_TEST_CLOCK_SKEW": str(skew)} if skew else {}
         argv = ["loop", "--user", USER, "--interval", str(self.args.interval)]
         with Workers(1, argv, self.env(**env), timeout=180) as pool:
+            self.new_token(45_000)  # once the worker is up (a loaded machine starts slowly)
+            self.fake.fail_mode = "500"
             started = now_ms()
             pool.start_all()
             self.wait_until(lambda: self.stored().refresh_backoff_until is not None, 20)
@@ -439,6 +445,7 @@ class Bench:
             "refresh_requests": sum(per_token),
             "exit_code": done.returncode,
             "summary": (done.stdout.strip().splitlines() or [""])[-1][:300],
+            "stderr_tail": done.stderr.strip().splitlines()[-1][:300] if done.stderr else "",
             "sweep_s": seconds,
             "calls": 0,
             "recovery_s": None,
@@ -480,15 +487,15 @@ class Bench:
         success; the token is in the refresh window, usable for 25 s more."""
         out: dict[str, Any] = {}
         for case, answers in (("invalid_grant", None), ("invalid_code_once", ["invalid_code"])):
-            self.new_token(30_000)
-            refresh = self.row.refresh_token
-            if answers is None:
-                self.fake.fail_refresh(refresh, "invalid_grant")
-            else:
-                self.fake.script_refresh(refresh, *answers)
-            before = self.fake.refreshes_of[refresh]
-            usable_until = (self.row.expiry_time - 5000) / 1000
             with self.pool() as pool:
+                self.new_token(30_000)  # once the workers are up
+                refresh = self.row.refresh_token
+                if answers is None:
+                    self.fake.fail_refresh(refresh, "invalid_grant")
+                else:
+                    self.fake.script_refresh(refresh, *answers)
+                before = self.fake.refreshes_of[refresh]
+                usable_until = (self.row.expiry_time - 5000) / 1000
                 started = pool.start_all()
                 time.sleep(self.args.answer_seconds)
                 reports = pool.stop_all()
@@ -505,12 +512,12 @@ class Bench:
     def slow_zoho(self) -> dict[str, Any]:
         """Zoho answers refreshes after ``HTTP_TIMEOUT`` + 1 s for ``--outage`` s with the token
         expired: access tokens Zoho issued that the store never stored."""
-        self.new_token(-1000)
-        issued = self.fake.counters["refresh_ok"]
-        stored_before = self.stored().access_token
-        self.fake.fail_mode, self.fake.slow_seconds = "slow", self.args.http_timeout + 1
-        seen = {stored_before}
         with self.pool() as pool:
+            self.new_token(-1000)
+            issued = self.fake.counters["refresh_ok"]
+            stored_before = self.stored().access_token
+            self.fake.fail_mode, self.fake.slow_seconds = "slow", self.args.http_timeout + 1
+            seen = {stored_before}
             pool.start_all()
             deadline = time.time() + self.args.slow_seconds_total
             while time.time() < deadline:
@@ -661,7 +668,11 @@ def show(name: str, backend: dict[str, Any], http_timeout: float) -> None:
             print(f"      {count} x {error[:110]}")
     for fault in NEW_FAULTS:
         if fault in backend:
-            figures = {k: v for k, v in backend[fault].items() if k not in ("errors", "calls")}
+            figures = {
+                k: {kk: vv for kk, vv in v.items() if kk != "errors"} if isinstance(v, dict) else v
+                for k, v in backend[fault].items()
+                if k not in ("errors", "calls")
+            }
             print(f"  {fault}: {json.dumps(figures)[:600]}")
     for target, ok in targets(backend, http_timeout).items():
         print(f"  [{'ok' if ok else 'MISSED'}] {target}")

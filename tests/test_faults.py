@@ -195,8 +195,8 @@ def test_a_worker_whose_clock_is_a_minute_fast_costs_nothing(fake_zoho, live_tok
     row = live_token(USER)
     env = worker_env(fake_zoho)
     with (
-        Workers(3, LOOP, env) as pool,
-        Workers(1, LOOP, {**env, "ZOHO_TOKENS_TEST_CLOCK_SKEW": "60"}) as fast,
+        Workers(3, LOOP, env, timeout=180) as pool,
+        Workers(1, LOOP, {**env, "ZOHO_TOKENS_TEST_CLOCK_SKEW": "60"}, timeout=180) as fast,
     ):
         pool.start_all()
         fast.start_all()
@@ -243,13 +243,13 @@ def test_statement_timeout_fails_no_save_or_find_and_leaves_no_lease(
     save_user = "saves@example.com:700000013"
     argv = ["save", "--user", save_user, "--access-token", "1000.a", "--refresh-token"]
     argv += ["1000.r", "--expires-in", str(now_ms() + 3_600_000)]
-    with Workers(8, argv, env) as savers:
-        saves = [answer for _ in range(6) for answer in savers.round()]
+    with Workers(6, argv, env, timeout=180) as savers:
+        saves = [answer for _ in range(8) for answer in savers.round()]
     assert [s["error"] for s in saves if not s["ok"]] == []
     row = live_token(USER)
-    with Workers(4, LOOP, env) as pool:
+    with Workers(4, LOOP, env, timeout=180) as pool:
         pool.start_all()
-        for n in range(1, 4):
+        for _ in range(3):
             ZohoToken.objects.filter(pk=row.pk).update(expiry_time=now_ms() + 2000)
             wait_for(
                 lambda: ZohoToken.objects.get(pk=row.pk).expiry_time > now_ms() + 600_000,
@@ -281,7 +281,10 @@ def test_a_sweep_survives_a_reset_and_failing_tenants(fake_zoho, cmd_settings):
         )
         email, _, zgid = row.user_name.rpartition(":")
         fake_zoho.add_refresh_token(
-            row.refresh_token, email=email, zgid=zgid, client_id=row.client_id,
+            row.refresh_token,
+            email=email,
+            zgid=zgid,
+            client_id=row.client_id,
             client_secret=row.client_secret,
         )
         row.save()

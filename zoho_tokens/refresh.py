@@ -100,7 +100,7 @@ LEASE_MARGIN_SECONDS = 4
 #: ``invalid_code`` is seen right after a token was issued or during Zoho incidents).
 REFUSAL_RECHECK_SECONDS = 1.0
 #: A lease owner holding Zoho's answer retries a refused save longer than other writers.
-SAVE_ANSWER_ATTEMPTS = 12
+SAVE_ANSWER_ATTEMPTS = 15
 CLOCK_RESYNC_SECONDS = 60
 #: Clocks further off than this from the database's are out of bounds: a token this far
 #: outside the refresh window on this process's clock is not due, without asking the database.

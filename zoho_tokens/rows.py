@@ -48,7 +48,7 @@ TOKEN_FIELDS = (
     "redirect_url",
     "api_domain",
 )
-SAVE_ATTEMPTS = 5
+SAVE_ATTEMPTS = 10  # a 50 ms statement_timeout under contention needs more than 5
 
 Predicate = Callable[[Any], bool]
 
