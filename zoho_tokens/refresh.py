@@ -330,7 +330,9 @@ def _acquire(row: ZohoToken, seen_expiry: int | None, owner: str, *, force: bool
     """Take the lease (compare-and-set) unless someone holds it or the token is held back.
 
     Unless forced, only while the token is in the refresh window by the database's clock: a
-    worker whose own clock runs fast sees every token in its window early.
+    worker whose own clock runs fast sees every token in its window early. Never for a row
+    marked invalid meanwhile (a waiter must not ask Zoho again right after the owner was
+    refused twice).
     """
     now = shared_now_ms()
     free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now)
@@ -341,7 +343,7 @@ def _acquire(row: ZohoToken, seen_expiry: int | None, owner: str, *, force: bool
     if not force and seen_expiry is not None:
         due = Q(expiry_time__lte=now + int(zoho_settings.REFRESH_AHEAD_SECONDS) * 1000)
     return bool(
-        ZohoToken.objects.filter(pk=row.pk, expiry_time=seen_expiry)
+        ZohoToken.objects.filter(pk=row.pk, expiry_time=seen_expiry, invalid_reason="")
         .filter(free, may_ask, due)
         .update(
             refresh_lease_until=now + int(lease_seconds() * 1000),
