@@ -108,10 +108,12 @@ def test_zoho_failing_refreshes_are_bounded_while_the_token_is_valid(
     Without the shared backoff every call inside the refresh window asked Zoho again (about
     50 requests a second); with it: one request, then none for 5 s (±20 %) - at most 2 here.
     """
-    row = live_token(USER, expires_in_ms=40_000)  # in the 60 s window, valid for 35 s more
     fake_zoho.slow_seconds = HTTP_TIMEOUT + 1.5
     asked = {}
-    with Workers(4, LOOP, worker_env(fake_zoho)) as pool:
+    with Workers(4, LOOP, worker_env(fake_zoho), timeout=180) as pool:
+        # Once the workers are up (a loaded machine starts them slowly): in the 60 s window,
+        # valid for 35 s more.
+        row = live_token(USER, expires_in_ms=40_000)
         for mode in ("500", "garbage", "slow"):
             ZohoToken.objects.filter(pk=row.pk).update(
                 refresh_backoff_until=None, refresh_failures=0, refresh_error=""
@@ -172,8 +174,8 @@ def test_a_sigkilled_refresher_costs_at_most_the_lease(fake_zoho, live_token, cm
 
 
 def test_a_sigkilled_refresher_of_a_valid_token_fails_no_call(fake_zoho, live_token, cmd_settings):
-    row = live_token(USER, expires_in_ms=30_000)
-    with Workers(3, LOOP, worker_env(fake_zoho)) as pool:
+    with Workers(3, LOOP, worker_env(fake_zoho), timeout=180) as pool:
+        row = live_token(USER, expires_in_ms=30_000)  # once the workers are up
         killed_at = _kill_the_lease_owner(fake_zoho, row, pool)
         time.sleep(1.5)
         reports = pool.stop_all(pool.procs[1:])
