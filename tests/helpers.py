@@ -308,6 +308,9 @@ ALL_SIGNALS = {
     "token_revoked": signals.token_revoked,
     "token_deleted": signals.token_deleted,
     "tokens_purged": signals.tokens_purged,
+    "token_refresh_failed": signals.token_refresh_failed,
+    "token_invalidated": signals.token_invalidated,
+    "token_recovered": signals.token_recovered,
 }
 
 

@@ -171,7 +171,7 @@ def test_invalid_refresh_token_marks_token_invalid(fake_zoho, make_row, monkeypa
     assert fresh.invalidated_at is not None
     assert fresh.refresh_lease_owner == ""
     event = TokenAuditEvent.objects.get(action="refresh_failed", token_id=row.pk)
-    assert event.detail == {"zoho_error": "invalid_code"}
+    assert event.detail["zoho_error"] == "invalid_code" and event.detail["reason"] == "refused"
 
     # Known invalid: while usable it is handed out, never sent to Zoho again.
     assert DjangoTokenStore().find_token(by_name(row)).get_access_token() == row.access_token

@@ -157,8 +157,14 @@ def test_failed_refresh_marks_invalid_and_audits_without_success_signal(
     row.refresh_from_db()
     assert row.invalid_reason == "invalid_code" and row.status() == "invalid"
     event = TokenAuditEvent.objects.get(action="refresh_failed")
-    assert event.detail == {"zoho_error": "invalid_code"}
-    assert "token_refreshed" not in rec.names() and "token_saved" not in rec.names()
+    assert event.detail == {
+        "zoho_error": "invalid_code",
+        "reason": "refused",
+        "attempt": 1,
+        "backoff_until": None,
+    }
+    assert TokenAuditEvent.objects.get(action="invalidated").outcome == "invalid"
+    assert rec.names() == ["token_refresh_failed", "token_invalidated"]
 
 
 @pytest.mark.django_db

@@ -30,6 +30,29 @@ def _setup_django() -> None:
     import django
 
     django.setup()
+    if os.environ.get("ZOHO_TOKENS_TEST_SIGNAL_LOG"):
+        _log_lifecycle_signals(os.environ["ZOHO_TOKENS_TEST_SIGNAL_LOG"])
+
+
+def _log_lifecycle_signals(path: str) -> None:
+    """Append one JSON line per lifecycle signal this process sends to ``path`` (the parent
+    counts them across workers); ``O_APPEND`` writes of a short line do not interleave."""
+    from zoho_tokens import signals
+
+    def receiver(sender: Any, signal: Any, token: Any, **kwargs: Any) -> None:
+        name = next(n for n in NAMES if getattr(signals, n) is signal)
+        line = json.dumps({"signal": name, "token_id": token.pk, "pid": os.getpid(), **kwargs})
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (line + "\n").encode())
+        finally:
+            os.close(fd)
+
+    for name in NAMES:
+        getattr(signals, name).connect(receiver, weak=False)
+
+
+NAMES = ("token_refresh_failed", "token_invalidated", "token_recovered")
 
 
 def _rounds():

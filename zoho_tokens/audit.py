@@ -34,6 +34,10 @@ SAFE_DETAIL_KEYS = {
     "replaced_ids",
     "reason",
     "dry_run",
+    "attempt",
+    "backoff_until",
+    "previous",
+    "failures",
 }
 
 

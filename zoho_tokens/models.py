@@ -100,6 +100,8 @@ class AuditAction(models.TextChoices):
     REFRESH_FAILED = "refresh_failed", _("refresh failed")
     REVOKE_FAILED = "revoke_failed", _("revoke failed")
     GRANT_FAILED = "grant_failed", _("grant exchange failed")
+    INVALIDATED = "invalidated", _("invalidated (Zoho refused the refresh token)")
+    RECOVERED = "recovered", _("recovered (works again)")
 
 
 @dataclass(frozen=True)

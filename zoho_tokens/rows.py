@@ -14,13 +14,12 @@ from typing import Any
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from zoho_tokens import audit, crypto, signals
+from zoho_tokens import audit, crypto, lifecycle, signals
 from zoho_tokens.connections import is_transient, pause
 from zoho_tokens.datacenters import issuer_of_api_domain, trusted_accounts_url
-from zoho_tokens.exceptions import TokenStoreError
+from zoho_tokens.exceptions import TokenStoreError, ZohoError
 from zoho_tokens.models import AuditAction, ZohoToken, generate_id, token_db
 from zoho_tokens.zohosdk import Initializer, OAuthToken, UserSignature
 
@@ -296,11 +295,13 @@ def _upsert(token: OAuthToken, tenant: str, accounts_server: str | None = None) 
         ZohoToken.objects.filter(pk__in=[r.pk for r in replaced]).delete()
 
     old_access, old_refresh = row.access_token_checksum, row.refresh_token_checksum
+    previous = next(filter(None, map(lifecycle.unhealthy, [row, *replaced])), None)
+    failures = max((r.refresh_failures for r in [row, *replaced]), default=0)
     _copy(token, row, name, expiry_time, accounts_server)
     new_access = crypto.checksum(token.get_access_token())
     new_refresh = crypto.checksum(token.get_refresh_token())
-    if row.invalid_reason and (new_access != old_access or new_refresh != old_refresh):
-        row.invalid_reason, row.invalidated_at = "", None
+    if previous is not None and (new_access != old_access or new_refresh != old_refresh):
+        lifecycle.recover(row, previous, failures)  # a working token again
     row.save(using=token_db(), force_insert=created, force_update=not created)
 
     refreshed = not created and new_access != old_access and new_refresh == old_refresh != ""
@@ -433,24 +434,15 @@ def purge(
     return deleted
 
 
-def record_refresh_failure(row: ZohoToken, code: str) -> None:
-    """Audit a refresh Zoho did not answer usefully (unreachable, 5xx, throttled)."""
-    with transaction.atomic(using=token_db()):
-        audit.record(
-            AuditAction.REFRESH_FAILED, token=row, outcome="error", detail={"zoho_error": code}
-        )
+def record_refresh_failure(
+    row: ZohoToken, exc: ZohoError, *, attempt: int, backoff_until: int | None
+) -> None:
+    """Audit and announce a refresh Zoho did not answer usefully (unreachable, 5xx, throttled);
+    the caller has written the backoff. ``lifecycle`` decides what it means for the connection."""
+    lifecycle.record_failure(row, exc, attempt=attempt, backoff_until=backoff_until)
 
 
-def mark_invalid(row: ZohoToken, reason: str) -> None:
-    """Flag a token whose refresh token Zoho refused; audit ``refresh_failed``."""
-    with transaction.atomic(using=token_db()):
-        ZohoToken.objects.filter(pk=row.pk).update(
-            invalid_reason=reason[:200], invalidated_at=timezone.now()
-        )
-        audit.record(
-            AuditAction.REFRESH_FAILED,
-            token=row,
-            outcome="invalid",
-            detail={"zoho_error": reason},
-        )
-    row.invalid_reason = reason
+def mark_invalid(row: ZohoToken, reason: str) -> bool:
+    """Flag a token whose refresh token Zoho refused (``lifecycle.invalidate``: audited,
+    ``token_refresh_failed`` and ``token_invalidated`` once). False if it already was."""
+    return lifecycle.invalidate(row, reason)

@@ -7,6 +7,15 @@
 - ``token_deleted(token, actor, source)``: every single deletion.
 - ``tokens_purged(token_ids, count, actor, source)``: once per purge or ``delete_tokens``.
 
+A connection's life (decided in ``zoho_tokens.lifecycle``; docs/reference/lifecycle.md):
+
+- ``token_refresh_failed(token, reason, zoho_error, attempt, backoff_until, source)``: every
+  failed refresh; ``attempt`` 1 is the moment the connection started failing.
+- ``token_invalidated(token, reason, zoho_error, source)``: Zoho refused the refresh token;
+  once per death, however many workers saw it.
+- ``token_recovered(token, previous, failures, source)``: a failing or invalid connection
+  works again (a successful refresh or a reconnect); once per recovery.
+
 ``source`` is ``sdk``, ``admin``, ``command`` or ``web``; ``actor`` is a Django user or None.
 ``token`` is the ``ZohoToken`` instance (its ``repr`` never shows a secret).
 """
@@ -33,6 +42,9 @@ grant_exchanged = Signal()
 token_revoked = Signal()
 token_deleted = Signal()
 tokens_purged = Signal()
+token_refresh_failed = Signal()
+token_invalidated = Signal()
+token_recovered = Signal()
 
 
 @dataclass(frozen=True)

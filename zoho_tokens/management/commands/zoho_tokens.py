@@ -1,5 +1,5 @@
 """``manage.py zoho_tokens <subcommand>``: list, refresh, revoke, purge, rotate-keys, import,
-export, prune-audit.
+export, prune-audit, health.
 
 Each subcommand lives in ``zoho_tokens/management/subcommands/<name>.py`` and defines
 ``HELP``, ``add_arguments(parser)`` and ``handle(command, options) -> int`` (the exit code).
@@ -32,6 +32,7 @@ SUBCOMMANDS = {
     "import": "import_",
     "export": "export",
     "prune-audit": "prune_audit",
+    "health": "health",
 }
 
 
