@@ -9,5 +9,7 @@ class ZohoTokensConfig(AppConfig):
 
     def ready(self) -> None:
         from zoho_tokens import audit, checks  # noqa: F401 - registers system checks
+        from zoho_tokens.services import revocations
 
         audit.connect()
+        revocations.connect()

@@ -499,3 +499,36 @@ class TokenAuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.user_name or self.token_id} ({self.source})"
+
+
+class ReplacedRefreshToken(models.Model):
+    """A refresh token that a reconnect replaced, until it is revoked where it was issued.
+
+    Zoho keeps 20 refresh tokens per user and client and deletes the oldest for the 21st,
+    in use or not: every reconnect that leaves its old token alive spends that budget for
+    every deployment of the client. Written in the saving transaction (so a crash cannot
+    forget it), revoked after commit, retried by the refresh sweep until Zoho confirms.
+    """
+
+    created_at = models.DateTimeField(_("replaced at"), auto_now_add=True)
+    token_id = models.CharField(_("token id"), max_length=64, blank=True, default="")
+    tenant = models.CharField(_("tenant"), max_length=64, blank=True, default="")
+    user_name = models.CharField(_("user name"), max_length=255, blank=True, default="")
+    refresh_token = EncryptedTextField(_("refresh token"))
+    accounts_server = models.CharField(_("accounts server"), max_length=255, blank=True, default="")
+    api_domain = models.CharField(_("API domain"), max_length=255, blank=True, default="")
+    attempts = models.PositiveIntegerField(_("revoke attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=200, blank=True, default="")
+
+    objects = AuditEventManager()
+
+    class Meta:
+        verbose_name = _("replaced refresh token")
+        verbose_name_plural = _("replaced refresh tokens")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"replaced refresh token of {self.user_name or self.token_id}"
+
+    def __repr__(self) -> str:
+        return f"<ReplacedRefreshToken id={self.pk!r} token_id={self.token_id!r}>"

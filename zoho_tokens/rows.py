@@ -20,7 +20,13 @@ from zoho_tokens import audit, crypto, lifecycle, signals
 from zoho_tokens.connections import is_transient, pause
 from zoho_tokens.datacenters import issuer_of_api_domain, trusted_accounts_url
 from zoho_tokens.exceptions import TokenStoreError, ZohoError
-from zoho_tokens.models import AuditAction, ZohoToken, generate_id, token_db
+from zoho_tokens.models import (
+    AuditAction,
+    ReplacedRefreshToken,
+    ZohoToken,
+    generate_id,
+    token_db,
+)
 from zoho_tokens.zohosdk import Initializer, OAuthToken, UserSignature
 
 #: OAuthToken text attributes -> max length (None: encrypted text, up to MAX_SECRET).
@@ -297,12 +303,18 @@ def _upsert(token: OAuthToken, tenant: str, accounts_server: str | None = None) 
     old_access, old_refresh = row.access_token_checksum, row.refresh_token_checksum
     previous = next(filter(None, map(lifecycle.unhealthy, [row, *replaced])), None)
     failures = max((r.refresh_failures for r in [row, *replaced]), default=0)
+    # The old row as it was (its ciphertext), for the refresh tokens this save replaces.
+    before = [*replaced] if created else [*replaced, _stored_copy(row)]
     _copy(token, row, name, expiry_time, accounts_server)
     new_access = crypto.checksum(token.get_access_token())
     new_refresh = crypto.checksum(token.get_refresh_token())
     if previous is not None and (new_access != old_access or new_refresh != old_refresh):
         lifecycle.recover(row, previous, failures)  # a working token again
     row.save(using=token_db(), force_insert=created, force_update=not created)
+    if new_refresh and signals.current_origin().operation != "import":
+        _replace_refresh_tokens(
+            [old for old in before if old.refresh_token_checksum not in ("", new_refresh)]
+        )
 
     refreshed = not created and new_access != old_access and new_refresh == old_refresh != ""
     exchanged = (
@@ -311,6 +323,43 @@ def _upsert(token: OAuthToken, tenant: str, accounts_server: str | None = None) 
         and signals.current_origin().operation != "import"
     )
     _announce_save(row, created, refreshed, exchanged, replaced)
+
+
+def _stored_copy(row: ZohoToken) -> ZohoToken:
+    """The row's stored columns (ciphertext as read), before the save changes them."""
+    copy = ZohoToken()
+    copy.__dict__.update(
+        {k: v for k, v in row.__dict__.items() if k not in ("_state", "_zt_plain")}
+    )
+    return copy
+
+
+def _replace_refresh_tokens(olds: list[ZohoToken]) -> None:
+    """Record the refresh tokens a reconnect replaced (in this transaction) and have them
+    revoked where they were issued once it commits (``services.revocations``).
+
+    Zoho keeps 20 refresh tokens per user and client and deletes the oldest for the 21st:
+    an old token left alive spends that budget. Imports are left alone (the source store
+    may still use its tokens). The ciphertext is copied, never decrypted here.
+    """
+    if not olds:
+        return
+    pending = [
+        ReplacedRefreshToken(
+            token_id=old.pk,
+            tenant=old.tenant,
+            user_name=old.user_name or "",
+            refresh_token=old.__dict__.get("refresh_token", ""),
+            accounts_server=old.accounts_server,
+            api_domain=old.api_domain,
+        )
+        for old in olds
+    ]
+    for item in pending:
+        item.save(using=token_db(), force_insert=True)
+    signals.send_on_commit(
+        signals.refresh_tokens_replaced, replaced_ids=[item.pk for item in pending]
+    )
 
 
 def _locked(tenant: str, query: Q) -> list[ZohoToken]:

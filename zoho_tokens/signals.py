@@ -45,6 +45,9 @@ tokens_purged = Signal()
 token_refresh_failed = Signal()
 token_invalidated = Signal()
 token_recovered = Signal()
+# Internal (not public API): refresh tokens a save replaced were recorded to be revoked
+# (``replaced_ids``: ``ReplacedRefreshToken`` ids); ``services.revocations`` listens.
+refresh_tokens_replaced = Signal()
 
 
 @dataclass(frozen=True)

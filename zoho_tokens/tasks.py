@@ -6,7 +6,8 @@ with (README, "Refreshing ahead from a scheduler"). They never print and never r
 ``as_dict()`` is JSON-serialisable, for task result backends, and whose ``ok`` says whether
 anything is left for a person to do. Database errors propagate, so the task fails visibly.
 
-The sweep rules are ``services.refresh_tokens``', shared with ``zoho_tokens refresh``.
+The sweep rules are ``services.refresh_tokens``', shared with ``zoho_tokens refresh``. Each
+sweep also retries revoking the refresh tokens reconnects replaced (``revoke_replaced``).
 """
 
 from __future__ import annotations
@@ -29,16 +30,20 @@ def refresh_expiring(
     """
     if within < 0:
         raise ValueError("within must be 0 or more seconds")
-    return services.refresh_tokens(
+    report = services.refresh_tokens(
         expiring_within=within, tenant=tenant, source=AuditSource.TASK, shard=shard
     )
+    services.revoke_replaced()  # retry revoking what reconnects replaced
+    return report
 
 
 def refresh_all(tenant: str | None = None) -> services.RefreshReport:
     """Refresh every token (of ``tenant``) now, due or not. Each refresh counts against
     Zoho's limit of 10 access tokens per refresh token in 10 minutes: prefer
     ``refresh_expiring`` on a schedule."""
-    return services.refresh_tokens(tenant=tenant, source=AuditSource.TASK)
+    report = services.refresh_tokens(tenant=tenant, source=AuditSource.TASK)
+    services.revoke_replaced()  # retry revoking what reconnects replaced
+    return report
 
 
 def prune_audit(days: int | None = None) -> services.PruneReport:

@@ -70,6 +70,7 @@ DETAIL_FIELDSETS: list[tuple[Any, dict[str, list[str]]]] = [
         {"fields": ["api_domain", "data_center", "expiry_display", "redirect_url"]},
     ),
     (_("History"), {"fields": ["created_display", "updated_display", "invalidated_display"]}),
+    (_("Connection life"), {"fields": ["recent_grants_display", "replaced_display"]}),
 ]
 
 
@@ -186,6 +187,39 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
     @admin.display(description=_("invalidated at"))
     def invalidated_display(self, row: ZohoToken) -> str:
         return when(row.invalidated_at)
+
+    @admin.display(description=_("grants in the last 30 days"))
+    def recent_grants_display(self, row: ZohoToken) -> str:
+        """Zoho keeps 20 refresh tokens per user and client and deletes the oldest for the
+        21st, in use or not (another deployment's): warn before that happens."""
+        count = services.recent_grants(row.user_name)
+        limit = services.ZOHO_REFRESH_TOKEN_LIMIT
+        if count < services.GRANTS_WARNING:
+            return str(count)
+        return format_html(
+            '<strong class="zt-grants-warning" style="color:#c62828">{}</strong><br><small>{}'
+            "</small>",
+            count,
+            _(
+                "Zoho keeps %(limit)d refresh tokens per user and app and deletes the oldest "
+                "for each new one, in use or not: tokens of other deployments using this "
+                "client may be deleted."
+            )
+            % {"limit": limit},
+        )
+
+    @admin.display(description=_("replaced refresh tokens not yet revoked"))
+    def replaced_display(self, row: ZohoToken) -> str:
+        pending = services.pending_replaced(row)
+        if not pending:
+            return "0"
+        last = pending[-1]
+        return format_html(
+            '<strong class="zt-replaced-pending">{}</strong><br><small>{}</small>',
+            len(pending),
+            _("last error: %(error)s after %(n)d attempt(s); the refresh sweep retries")
+            % {"error": last.last_error or "-", "n": last.attempts},
+        )
 
     @admin.display(description=_("client secret"))
     def client_secret_display(self, row: ZohoToken) -> str:

@@ -10,7 +10,12 @@ and what to do; ``code`` and ``status_code`` say which kind).
 
 from zoho_tokens.exceptions import ServiceError
 from zoho_tokens.services.base import label
-from zoho_tokens.services.grants import exchange_grant
+from zoho_tokens.services.grants import (
+    GRANTS_WARNING,
+    ZOHO_REFRESH_TOKEN_LIMIT,
+    exchange_grant,
+    recent_grants,
+)
 from zoho_tokens.services.purges import PurgeSelection, purge
 from zoho_tokens.services.refreshes import (
     REFRESH_OK,
@@ -23,26 +28,40 @@ from zoho_tokens.services.refreshes import (
     select_for_refresh,
 )
 from zoho_tokens.services.retention import PruneReport, prune_audit
-from zoho_tokens.services.revocations import RevokeOutcome, RevokeReport, revoke, revoke_tokens
+from zoho_tokens.services.revocations import (
+    ReplacedReport,
+    RevokeOutcome,
+    RevokeReport,
+    pending_replaced,
+    revoke,
+    revoke_replaced,
+    revoke_tokens,
+)
 
 __all__ = [
+    "GRANTS_WARNING",
     "REFRESH_OK",
+    "ZOHO_REFRESH_TOKEN_LIMIT",
     "PruneReport",
     "PurgeSelection",
     "RefreshOutcome",
     "RefreshReport",
     "RefreshStatus",
+    "ReplacedReport",
     "RevokeOutcome",
     "RevokeReport",
     "ServiceError",
     "Shard",
     "exchange_grant",
     "label",
+    "pending_replaced",
     "prune_audit",
     "purge",
+    "recent_grants",
     "refresh_now",
     "refresh_tokens",
     "revoke",
+    "revoke_replaced",
     "revoke_tokens",
     "select_for_refresh",
 ]

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from zoho_tokens import audit, oauth_client, rows, signals
@@ -20,7 +22,7 @@ from zoho_tokens.exceptions import (
     ZohoRequestFailed,
     ZohoTokensError,
 )
-from zoho_tokens.models import AuditAction, ZohoToken, token_db
+from zoho_tokens.models import AuditAction, TokenAuditEvent, ZohoToken, token_db
 from zoho_tokens.zohosdk import OAuthToken, UserSignature
 
 
@@ -138,4 +140,25 @@ def _check_database() -> None:
         pass
     raise DatabaseNotReady(
         "the zoho_tokens tables do not exist: run 'python manage.py migrate' first"
+    )
+
+
+#: Zoho keeps this many refresh tokens per user and client; the next grant deletes the oldest.
+ZOHO_REFRESH_TOKEN_LIMIT = 20
+#: From how many recent grants the admin warns.
+GRANTS_WARNING = 15
+
+
+def recent_grants(user_name: str | None, days: int = 30) -> int:
+    """How many grants this Zoho user made through our exchanges in the last ``days`` days
+    (every tenant: Zoho counts per user and client, not per tenant). From the audit trail."""
+    if not user_name:
+        return 0
+    since = timezone.now() - dt.timedelta(days=days)
+    return (
+        TokenAuditEvent.objects.filter(
+            action=AuditAction.GRANT_EXCHANGED, user_name=user_name, created_at__gte=since
+        )
+        .order_by()
+        .count()
     )

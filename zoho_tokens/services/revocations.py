@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
-from zoho_tokens import audit, oauth_client, refresh, rows, signals
+from zoho_tokens import audit, background, oauth_client, refresh, rows, signals
 from zoho_tokens.datacenters import host_of
 from zoho_tokens.exceptions import TokenStoreError, ZohoError
-from zoho_tokens.models import AuditAction, ZohoToken, token_db
+from zoho_tokens.models import AuditAction, ReplacedRefreshToken, ZohoToken, token_db
 
 
 @dataclass
@@ -110,3 +110,85 @@ def revoke_tokens(
         found = [by_id[i] for i in ids if i in by_id]
     report.outcomes = [revoke(row, source=source, actor=actor) for row in found]
     return report
+
+
+@dataclass
+class ReplacedReport:
+    """What ``revoke_replaced`` did: revoked (Zoho confirmed or no longer knew the token),
+    still pending (kept for the next sweep)."""
+
+    revoked: int = 0
+    pending: int = 0
+
+
+def revoke_replaced(ids: Iterable[int] | None = None) -> ReplacedReport:
+    """Revoke refresh tokens that reconnects replaced (``ReplacedRefreshToken``) where they
+    were issued; ``ids`` None: every pending one (the refresh sweep's retry).
+
+    A confirmed revocation (or "unknown token" from the server that issued it) deletes the
+    pending row and is audited ``revoked``; a failure is counted on the row (shown in the
+    admin) and audited ``revoke_failed``; nothing here ever raises for Zoho's sake.
+    """
+    report = ReplacedReport()
+    pending = ReplacedRefreshToken.objects.all()
+    if ids is not None:
+        pending = pending.filter(pk__in=list(ids))
+    for item in pending:
+        if _revoke_one_replaced(item):
+            report.revoked += 1
+        else:
+            report.pending += 1
+    return report
+
+
+def _revoke_one_replaced(item: ReplacedRefreshToken) -> bool:
+    issued = ZohoToken(
+        id=item.token_id, accounts_server=item.accounts_server, api_domain=item.api_domain
+    )
+    who = ZohoToken(id=item.token_id, tenant=item.tenant, user_name=item.user_name or None)
+    error = ""
+    try:
+        url = refresh.accounts_url_for(issued)
+        remote = oauth_client.revoke(url, refresh_token=item.refresh_token)
+        if not remote and refresh.issuer_of(issued) is None:
+            error = "issuer_unknown"
+    except ZohoError as exc:
+        error = str(exc.code)
+    except TokenStoreError as exc:
+        error = str(exc.code)  # no key decrypts it any more
+    with transaction.atomic(using=token_db()):
+        if error:
+            ReplacedRefreshToken.objects.filter(pk=item.pk).update(
+                attempts=F("attempts") + 1, last_error=error[:200]
+            )
+            audit.record(
+                AuditAction.REVOKE_FAILED,
+                token=who,
+                outcome="error",
+                detail={"reason": "replaced by a reconnect", "zoho_error": error},
+            )
+            return False
+        ReplacedRefreshToken.objects.filter(pk=item.pk).delete()
+        audit.record(
+            AuditAction.REVOKED,
+            token=who,
+            detail={"reason": "replaced by a reconnect", "remote": remote},
+        )
+    return True
+
+
+def _on_refresh_tokens_replaced(sender: Any, replaced_ids: list[int], **kwargs: Any) -> None:
+    """After a reconnect commits: revoke what it replaced, in the background (a slow or
+    failing Zoho never holds up or fails the connect; the sweep retries)."""
+    background.submit(revoke_replaced, replaced_ids)
+
+
+def connect() -> None:
+    signals.refresh_tokens_replaced.connect(
+        _on_refresh_tokens_replaced, dispatch_uid="zoho_tokens.revoke_replaced"
+    )
+
+
+def pending_replaced(row: ZohoToken) -> list[ReplacedRefreshToken]:
+    """The refresh tokens reconnects of ``row`` replaced that are not revoked yet."""
+    return list(ReplacedRefreshToken.objects.filter(token_id=row.pk).order_by("created_at"))

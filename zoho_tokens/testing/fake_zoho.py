@@ -62,6 +62,9 @@ DEFAULT_USER = ZohoIdentity(
     "user@example.com", "700000001", "4000000000001", "800000001", "Example Inc"
 )
 
+#: Zoho keeps at most this many refresh tokens per user and client; the next deletes the oldest.
+REFRESH_TOKENS_PER_USER = 20
+
 THROTTLED_BODY: dict[str, Any] = {
     "error": "Access Denied",
     "error_description": (
@@ -454,6 +457,40 @@ class FakeZoho:
             for at in self._access_tokens.values():
                 at.revoked = True
 
+    def revoke_user(self, email: str) -> int:
+        """Revoke every refresh token of the Zoho user ``email`` (``email:zgid`` also works),
+        as the user removing the app from their Zoho account does; returns how many."""
+        with self._lock:
+            found = [
+                token
+                for token, rt in self._refresh_tokens.items()
+                if not rt.revoked and email in (rt.identity.email, rt.identity.user_name)
+            ]
+            for token in found:
+                self._revoke(token, "revoked")
+        return len(found)
+
+    def live_refresh_tokens(
+        self, email: str | None = None, client_id: str | None = None
+    ) -> list[str]:
+        """Refresh tokens that still work, oldest first (of one user and client when given)."""
+        with self._lock:
+            return [
+                token
+                for token, rt in self._refresh_tokens.items()
+                if not rt.revoked
+                and email in (None, rt.identity.email, rt.identity.user_name)
+                and client_id in (None, rt.client_id)
+            ]
+
+    def refresh_token_state(self, refresh_token: str) -> str:
+        """ "live", "revoked", "limit" (deleted by the 20-token rule) or "unknown"."""
+        with self._lock:
+            rt = self._refresh_tokens.get(refresh_token)
+            if rt is None:
+                return "unknown"
+            return rt.gone or ("revoked" if rt.revoked else "live")
+
     def set_refresh_limit(self, n: int) -> None:
         """Change the per-refresh-token throttle (same as assigning ``refresh_limit``)."""
         self.refresh_limit = n
@@ -688,6 +725,7 @@ class FakeZoho:
                 return {"error": "invalid_client"}
             grant.used = True
             refresh_token = zoho_token()
+            self._enforce_token_limit(grant.identity, client_id)
             self._refresh_tokens[refresh_token] = RefreshToken(
                 grant.identity, client_id, client_secret, scope=grant.scope
             )
@@ -743,13 +781,33 @@ class FakeZoho:
             rt = self._refresh_tokens.get(token)
             if rt is None or rt.revoked:
                 return {"status": "failure", "error": "invalid_token"}
-            rt.revoked = True
-            for at in self._access_tokens.values():
-                if at.refresh_token == token:
-                    at.revoked = True
+            self._revoke(token, "revoked")
+        self.counters.incr("revoke_ok")
         return {"status": "success"}
 
     # -- helpers (call with self._lock held) -----------------------------------------
+
+    def _revoke(self, token: str, why: str) -> None:
+        """Revoke a refresh token and every access token minted from it."""
+        rt = self._refresh_tokens[token]
+        rt.revoked, rt.gone = True, why
+        for at in self._access_tokens.values():
+            if at.refresh_token == token:
+                at.revoked = True
+
+    def _enforce_token_limit(self, identity: ZohoIdentity, client_id: str) -> None:
+        """Zoho's rule: a user keeps 20 refresh tokens per client; issuing the 21st deletes
+        the oldest, "regardless of whether it is in use"."""
+        live = [
+            token
+            for token, rt in self._refresh_tokens.items()
+            if not rt.revoked
+            and rt.identity.user_name == identity.user_name
+            and rt.client_id == client_id
+        ]
+        for token in live[: max(len(live) - REFRESH_TOKENS_PER_USER + 1, 0)]:
+            self._revoke(token, "limit")
+            self.counters.incr("deleted_by_limit")
 
     def _register(self, identity: ZohoIdentity) -> None:
         self._users[identity.user_name] = identity

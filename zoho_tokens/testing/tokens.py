@@ -36,6 +36,9 @@ class RefreshToken:
     revoked: bool = False
     scope: str = SCOPE
     issued_at: collections.deque[float] = field(default_factory=collections.deque)
+    #: Why it stopped working: "" while live, "revoked" (the revoke endpoint or a person),
+    #: "limit" (Zoho's 20 refresh tokens per user and client: a newer one deleted it).
+    gone: str = ""
 
 
 @dataclass
