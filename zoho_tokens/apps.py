@@ -8,8 +8,9 @@ class ZohoTokensConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from zoho_tokens import audit, checks  # noqa: F401 - registers system checks
+        from zoho_tokens import audit, checks, notify  # noqa: F401 - registers system checks
         from zoho_tokens.services import revocations
 
         audit.connect()
         revocations.connect()
+        notify.connect()

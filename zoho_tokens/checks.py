@@ -21,6 +21,7 @@ from zoho_tokens.conf import key_list, zoho_settings
 from zoho_tokens.datacenters import DATA_CENTERS, ENVIRONMENTS
 from zoho_tokens.exceptions import ConfigurationError
 from zoho_tokens.models import ZohoToken, token_db
+from zoho_tokens.notify.base import BUILT_IN
 from zoho_tokens.zohosdk import AVAILABLE as SDK_AVAILABLE
 from zoho_tokens.zohosdk import SDK_DISTRIBUTIONS
 
@@ -39,6 +40,8 @@ class CheckId:
     INVALID_CONNECT_PERMISSION = "zoho_tokens.E012"
     SCHEMA_TENANT_WITHOUT_DJANGO_TENANTS = "zoho_tokens.E013"
     INVALID_AUDIT_RETENTION = "zoho_tokens.E025"
+    UNKNOWN_NOTIFIER = "zoho_tokens.E020"
+    WEBHOOK_INCOMPLETE = "zoho_tokens.E021"
     DERIVED_ENCRYPTION_KEY = "zoho_tokens.W001"
     READS_ROUTED_ELSEWHERE = "zoho_tokens.W002"
     ROWS_ON_DERIVED_KEY = "zoho_tokens.W010"
@@ -359,6 +362,41 @@ def check_rows_on_derived_keys(
                 "python manage.py zoho_tokens rotate-keys. Without it, revoke them at Zoho and "
                 "purge them.",
                 id=CheckId.UNREADABLE_ROWS,
+            )
+        )
+    return messages
+
+
+@register()
+def check_notify(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every ``NOTIFY`` entry is a built-in notifier or imports; "webhook" has a URL and secret."""
+    messages: list[CheckMessage] = []
+    names = key_list(zoho_settings.raw("NOTIFY"))
+    for name in names:
+        if name in BUILT_IN:
+            continue
+        try:
+            import_string(name)
+        except ImportError:
+            messages.append(
+                Error(
+                    f"ZOHO_TOKENS['NOTIFY'] names {name!r}, which is neither a built-in "
+                    "notifier nor an importable class",
+                    hint=f"use one of {', '.join(sorted(BUILT_IN))} or a dotted path to a "
+                    "zoho_tokens.notify.Notifier subclass",
+                    id=CheckId.UNKNOWN_NOTIFIER,
+                )
+            )
+    if "webhook" in names and not (
+        zoho_settings.raw("WEBHOOK_URL") and zoho_settings.raw("WEBHOOK_SECRET")
+    ):
+        messages.append(
+            Error(
+                "ZOHO_TOKENS['NOTIFY'] names 'webhook' but WEBHOOK_URL or WEBHOOK_SECRET is "
+                "not set",
+                hint="set ZOHO_TOKENS['WEBHOOK_URL'] (where to POST) and ['WEBHOOK_SECRET'] (the "
+                "HMAC key the receiver verifies), or remove 'webhook' from NOTIFY",
+                id=CheckId.WEBHOOK_INCOMPLETE,
             )
         )
     return messages

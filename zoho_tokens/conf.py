@@ -54,6 +54,14 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE": None,
     # Audit rows older than this many days go with 'zoho_tokens prune-audit'; None: kept.
     "AUDIT_RETENTION_DAYS": 400,
+    # Who hears when a connection starts failing, dies or recovers: "mail_admins", "webhook"
+    # or dotted paths to zoho_tokens.notify.Notifier subclasses; empty: nobody (off).
+    "NOTIFY": [],
+    # The "webhook" notifier: where to POST, the HMAC secret, seconds per attempt, retries.
+    "WEBHOOK_URL": None,
+    "WEBHOOK_SECRET": None,
+    "WEBHOOK_TIMEOUT": 5,
+    "WEBHOOK_RETRIES": 3,
 }
 
 
@@ -110,6 +118,10 @@ COERCE: dict[str, Callable[[Any], Any]] = {
     "CONNECT_PERMISSION": _permission,
     "ALLOW_DEFAULT_TENANT": _optional_bool,
     "AUDIT_RETENTION_DAYS": _optional_int,
+    "NOTIFY": key_list,
+    "WEBHOOK_URL": _url,
+    "WEBHOOK_TIMEOUT": float,
+    "WEBHOOK_RETRIES": int,
 }
 
 
