@@ -13,8 +13,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -382,3 +384,43 @@ def start_connect(client: Any) -> tuple[str, dict[str, str]]:
 def tenant_from_header(request: Any) -> str | None:
     """A ``TENANT_RESOLVER`` for tests: ``tests.helpers.tenant_from_header``."""
     return request.headers.get("X-Tenant")
+
+
+# -- a webhook receiver ------------------------------------------------------------------------
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1: records (headers, body); ``status`` to answer with;
+    ``hang`` makes every request wait until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        self.hang = False
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hook.received.append((dict(self.headers.items()), body))
+                hook.entered.set()
+                if hook.hang:
+                    hook.release.wait(30)
+                self.send_response(hook.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()

@@ -10,13 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.checks import run_checks
 
-from tests.helpers import assert_no_secret, now_ms, secrets_of
+from tests.helpers import Hook, assert_no_secret, now_ms, secrets_of
 from zoho_tokens import background, checks, services
 from zoho_tokens.exceptions import TokenStoreError
 from zoho_tokens.models import ZohoToken
@@ -25,43 +23,6 @@ from zoho_tokens.store import DjangoTokenStore
 EMAIL, ZGID = "nia@example.com", "700000024"
 USER = f"{EMAIL}:{ZGID}"
 SECRET = "webhook-secret-for-tests-0123456789"
-
-
-class Hook:
-    """A webhook receiver on 127.0.0.1: records (headers, body); ``status`` to answer with;
-    ``hang`` makes every request wait until ``release`` is set."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.status = 200
-        self.hang = False
-        self.release = threading.Event()
-        self.entered = threading.Event()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                hook.received.append((dict(self.headers.items()), body))
-                hook.entered.set()
-                if hook.hang:
-                    hook.release.wait(30)
-                self.send_response(hook.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
