@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_store.py                      # SQLite scratch file in /tmp
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_zt .venv/bin/python bench/bench_store.py
     .venv/bin/python bench/bench_store.py --sizes 10,1000 --only django,floor
+    .venv/bin/python bench/bench_store.py --metrics-overhead   # find_token, metrics on vs off
 
 Stores compared at 10, 1k, 10k and 100k stored tokens (median µs per call):
 
@@ -388,6 +389,40 @@ def draw(results: dict) -> None:
     fig.savefig(CHART, dpi=110)
 
 
+def metrics_overhead(args: argparse.Namespace, size: int = 1000, rounds: int = 12) -> None:
+    """find_token with the ``zoho_tokens_`` metrics on and off, in alternating rounds (so a
+    neighbour's load on the shared cores hits both alike); the median of the round medians.
+    Stored in ``metrics_overhead`` of ``bench/results-store.json`` per database vendor."""
+    from zoho_tokens import metrics
+
+    if not metrics.enabled():
+        sys.exit("prometheus_client is not installed: pip install zoho-tokens[metrics]")
+    installed = metrics._metrics
+    bench = DjangoBench()
+    bench.grow(size)
+    rng = random.Random(23)
+    off, on = [], []
+    for _ in range(rounds):
+        picks = [rng.randrange(size) for _ in range(args.lookups)]
+        metrics._metrics = None
+        off.append(measure(bench.find, picks, args.budget / rounds)[0])
+        metrics._metrics = installed
+        on.append(measure(bench.find, picks, args.budget / rounds)[0])
+    off_us, on_us = statistics.median(off), statistics.median(on)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"stores": {}}
+    results.setdefault("metrics_overhead", {})[connection.vendor] = {
+        "tokens": size,
+        "find_us_metrics_off": round(off_us, 1),
+        "find_us_metrics_on": round(on_us, 1),
+        "on_over_off": round(on_us / off_us, 3),
+    }
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(
+        f"find_token at {size} tokens ({connection.vendor}): metrics off {off_us:.1f} µs, "
+        f"on {on_us:.1f} µs, on/off {on_us / off_us:.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,1000,10000,100000")
@@ -398,7 +433,15 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=1.0, help="skip larger sizes above this")
     parser.add_argument("--mysql", default="root@127.0.0.1:3306", help="user[:pw]@host:port")
     parser.add_argument("--no-chart", action="store_true")
+    parser.add_argument(
+        "--metrics-overhead",
+        action="store_true",
+        help="only compare find_token with Prometheus metrics on and off (needs [metrics])",
+    )
     args = parser.parse_args()
+    if args.metrics_overhead:
+        metrics_overhead(args)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     only = set(args.only.split(","))
 

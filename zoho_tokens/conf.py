@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_SECRET": None,
     "WEBHOOK_TIMEOUT": 5,
     "WEBHOOK_RETRIES": 3,
+    # Prometheus metrics (zoho_tokens.metrics) when prometheus_client is installed.
+    "METRICS": True,
 }
 
 
@@ -122,6 +124,7 @@ COERCE: dict[str, Callable[[Any], Any]] = {
     "WEBHOOK_URL": _url,
     "WEBHOOK_TIMEOUT": float,
     "WEBHOOK_RETRIES": int,
+    "METRICS": bool,
 }
 
 

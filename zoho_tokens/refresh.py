@@ -63,7 +63,7 @@ from typing import Any
 from django.db import DatabaseError, connections
 from django.db.models import Q
 
-from zoho_tokens import oauth_client, rows
+from zoho_tokens import metrics, oauth_client, rows
 from zoho_tokens.conf import zoho_settings
 from zoho_tokens.connections import retrying
 from zoho_tokens.datacenters import (
@@ -245,6 +245,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
     owner = uuid.uuid4().hex
     deadline = time.monotonic() + max(zoho_settings.REFRESH_WAIT_SECONDS, lease_seconds() + 1)
     current = row
+    waiting = time.monotonic()
     while True:
         held_back = _held_back(current, force=force)
         if held_back:
@@ -258,6 +259,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
                 _release(row, owner)  # whatever failed above: never leave the lease held
         current = _reload(row)
         if current.expiry_time != seen_expiry:
+            metrics.lease_waited(time.monotonic() - waiting)
             return current  # another worker refreshed it
         if current.invalid_reason:
             if still_valid(current) and not force:
@@ -416,12 +418,15 @@ def _ask_zoho(row: ZohoToken, owner: str, refresh_secret: str, client_secret: st
     same (renewed) lease: only a repeated refusal comes back as one."""
     for attempt in (1, 2):
         try:
-            return oauth_client.refresh(
+            asked = time.perf_counter()
+            answer = oauth_client.refresh(
                 accounts_url_for(row),
                 refresh_token=refresh_secret,
                 client_id=row.client_id,
                 client_secret=client_secret,
             )
+            metrics.refresh_answered(time.perf_counter() - asked)
+            return answer
         except InvalidRefreshToken as exc:
             if attempt == 2:
                 return exc

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from django.db import connections
 from django.db.models import Q
 
-from zoho_tokens import refresh, rows
+from zoho_tokens import metrics, refresh, rows
 from zoho_tokens.connections import database_error_in, heal
 from zoho_tokens.exceptions import (
     TokenStoreError,
@@ -219,7 +219,11 @@ class DjangoTokenStore(TokenStore):
     def find_token(self, token: Any) -> Any:
         if not isinstance(token, OAuthToken):
             return token
-        return self._call("find_token", lambda: self._find(token))
+        started = metrics.find_token_started()
+        try:
+            return self._call("find_token", lambda: self._find(token))
+        finally:
+            metrics.find_token_done(started)
 
     def _find(self, token: OAuthToken) -> OAuthToken | None:
         query, predicate = rows.match(token)
