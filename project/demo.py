@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> None:
             ZOHO_API_DOMAIN=fake.url,
             ZOHO_TOKENS_DEMO_FAKE_URL=fake.url,
         )
+        # A dead connection's notice (mail_admins) printed here, on the console.
+        os.environ.setdefault("ZOHO_TOKENS_NOTIFY", "mail_admins")
+        os.environ.setdefault("DJANGO_ADMINS", "ops@example.com")
+        os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
         # Users to connect from the demo page: through the consent page or a grant code.
         fake.add_user("bob@example.com", zgid="700000002", company="Demo Inc")
         fake.add_user("carol@example.com", zgid="700000003", company="Demo Inc")

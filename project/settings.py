@@ -18,6 +18,8 @@ env = environ.Env(
     ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]"]),
     ZOHO_TOKENS_ENCRYPTION_KEYS=(list, []),
     ZOHO_TOKENS_REFRESH_AHEAD_SECONDS=(int, 60),
+    ZOHO_TOKENS_NOTIFY=(list, []),
+    DJANGO_ADMINS=(list, []),
 )
 environ.Env.read_env(BASE_DIR / ".env")
 
@@ -125,7 +127,14 @@ ZOHO_TOKENS = {
     "API_DOMAIN": env("ZOHO_API_DOMAIN", default=None),
     "ENCRYPTION_KEYS": env("ZOHO_TOKENS_ENCRYPTION_KEYS"),
     "REFRESH_AHEAD_SECONDS": env("ZOHO_TOKENS_REFRESH_AHEAD_SECONDS"),
+    # Who hears when a connection fails, dies or recovers, e.g. "mail_admins" (the demo's).
+    "NOTIFY": env("ZOHO_TOKENS_NOTIFY"),
 }
+
+# Where mail_admins notifications go: DJANGO_ADMINS=ops@example.com,...; the demo prints mail
+# to the console (EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend).
+ADMINS = [(address, address) for address in env("DJANGO_ADMINS")]
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 
 # The demo (python -m project.demo) runs a fake Zoho here; its demo page lists the fake's
 # fresh grant codes. Unset in a real deployment.

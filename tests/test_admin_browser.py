@@ -185,3 +185,47 @@ def test_token_and_audit_lists_fit_a_laptop_screen(
     assert not has_horizontal_scroll(browser)
     browser.execute_script("document.getElementById('zt-audit-module').scrollIntoView()")
     screenshot(browser, "admin-token-page-1366.png", docs=True)
+
+
+def test_needs_attention_filter_reason_and_reconnect_in_a_real_browser(
+    browser, live_server, zoho_settings_for, fake_zoho, settings
+):
+    """The changelist's "needs attention" filter with its count, the reason in words, and the
+    Reconnect link that runs the web flow for the row's tenant, back to a working row."""
+    from selenium.webdriver.common.by import By
+
+    settings.ZOHO_TOKENS = {**zoho_settings_for, "SUCCESS_URL": "/admin/zoho_tokens/zohotoken/"}
+    now = int(time.time() * 1000)
+    ZohoTokenFactory(user_name="ok@example.com:700000001", expiry_time=now + 3_000_000)
+    dead = ZohoTokenFactory(
+        user_name="dead@acme.example:700000031", tenant="acme", invalid_reason="invalid_code"
+    )
+    ZohoTokenFactory(
+        user_name="slow@example.com:700000001",
+        expiry_time=now + 120_000,
+        refresh_backoff_until=now + 60_000,
+        refresh_failures=2,
+        refresh_error="timeout",
+    )
+    fake_zoho.add_user("dead@acme.example", zgid="700000031")
+
+    _log_in(browser, live_server, "/admin/zoho_tokens/zohotoken/")
+    browser.find_element(By.ID, "result_list")
+    browser.find_element(By.PARTIAL_LINK_TEXT, "needs attention (2)").click()
+    rows = browser.find_element(By.ID, "result_list").text
+    assert "dead@acme.example" in rows and "slow@example.com" in rows
+    assert "ok@example.com" not in rows
+    assert "Zoho refused the refresh token (invalid_code)" in rows
+    assert "2 refresh(es) failed in a row (last: timeout)" in rows
+    screenshot(browser, "admin-needs-attention.png")
+
+    links = browser.find_elements(By.CSS_SELECTOR, "a.zt-reconnect")
+    assert len(links) == 1  # only the dead one needs a reconnect; backing off heals itself
+    links[0].click()
+    # Zoho's consent page (the fake's), for the tenant of the row: approve as the same user.
+    browser.find_element(By.XPATH, "//button[contains(., 'dead@acme.example')]").click()
+    browser.find_element(By.ID, "result_list")
+    assert "is connected as dead@acme.example:700000031" in browser.page_source
+    fresh = ZohoToken.objects.get(pk=dead.pk)
+    assert (fresh.tenant, fresh.invalid_reason, fresh.status()) == ("acme", "", "active")
+    assert TokenAuditEvent.objects.filter(action="recovered", token_id=dead.pk).count() == 1

@@ -31,6 +31,13 @@ class Demo:
     url: str
     password: str
     output: str
+    proc: subprocess.Popen | None = None
+
+    def stop(self) -> str:
+        """Stop the demo; everything it printed since it started serving."""
+        assert self.proc is not None
+        self.proc.terminate()
+        return self.proc.communicate(timeout=20)[0]
 
 
 @pytest.fixture
@@ -64,7 +71,7 @@ def demo(tmp_path) -> Iterator[Demo]:
                 break
             except OSError:
                 time.sleep(0.1)
-        yield Demo(base, match.group(1), output)
+        yield Demo(base, match.group(1), output, proc)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -144,3 +151,46 @@ def test_demo_connects_through_the_consent_page_and_a_grant_code(demo, browser):
     browser.get(f"{demo.url}/")
     shown = browser.find_element(By.ID, "grant-codes").text
     assert codes["carol@example.com"] not in shown
+
+
+@pytest.mark.browser
+def test_demo_kills_a_connection_notifies_reports_and_reconnects(demo, browser):
+    """The fake's button revokes ann's refresh token; a refresh finds the connection dead;
+    the admins' mail is printed on the console; the health says CRITICAL; the admin's
+    Reconnect link brings it back."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(f"{demo.url}/admin/login/?next=/")
+    browser.find_element(By.NAME, "username").send_keys("admin")
+    browser.find_element(By.NAME, "password").send_keys(demo.password)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    assert browser.find_element(By.ID, "health").text.startswith("OK: 1 Zoho connection(s)")
+
+    Select(browser.find_element(By.NAME, "user")).select_by_visible_text(
+        "ann@example.com:700000001"
+    )
+    browser.find_element(By.ID, "revoke-user").click()
+    assert "revoked 1 refresh token(s)" in browser.page_source
+    browser.find_element(By.ID, "refresh-now").click()
+    error = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.error").text
+    assert "invalid" in error
+    health = browser.find_element(By.ID, "health").text
+    assert health.startswith("CRITICAL") and "Zoho refused the refresh token" in health
+    screenshot(browser, "demo-dead-connection.png")
+
+    browser.get(f"{demo.url}/admin/zoho_tokens/zohotoken/?attention=yes")
+    browser.find_element(By.CSS_SELECTOR, "a.zt-reconnect").click()
+    browser.find_element(
+        By.XPATH, "//button[normalize-space()='Approve as ann@example.com']"
+    ).click()
+    success = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text
+    assert "ann@example.com" in success
+    browser.get(f"{demo.url}/")
+    assert browser.find_element(By.ID, "health").text.startswith("OK")
+
+    time.sleep(1)  # the notices are mailed from a background thread
+    console = demo.stop()
+    assert "Subject: [Django] Zoho connection dead: ann@example.com:700000001" in console
+    assert "Subject: [Django] Zoho connection recovered: ann@example.com:700000001" in console
+    assert "To: ops@example.com" in console

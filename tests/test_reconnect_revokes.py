@@ -147,3 +147,29 @@ def _refuse_revokes(real_post):
         return real_post(url, *args, **kwargs)
 
     return post
+
+
+def test_only_staff_who_may_add_tokens_choose_the_tenant_of_a_reconnect(browser, fake_zoho):
+    """The admin's Reconnect link names the tenant (?tenant=); a member allowed to connect
+    their own tenant cannot use it to connect another one."""
+    member = Client(HTTP_X_TENANT="acme")
+    member.force_login(may_connect(UserFactory(username="member", is_staff=False)))
+    response = member.get(reverse("zoho_tokens:connect"), {"tenant": "globex"})
+    assert response.status_code == 403
+    assert "Only staff" in response.content.decode()
+    assert member.get(reverse("zoho_tokens:connect"), {"tenant": "acme"}).status_code == 302
+
+    staff = UserFactory(username="ops", is_staff=True, is_superuser=True)
+    admin = Client(HTTP_X_TENANT="acme")
+    admin.force_login(staff)
+    location, query = start_connect_for(admin, "globex")
+    assert location.startswith("http://127.0.0.1") and query["state"]
+    bound = next(iter(admin.session["zoho_tokens_oauth_states"].values()))
+    assert bound["tenant"] == "globex"
+
+
+def start_connect_for(client: Client, tenant: str) -> tuple[str, dict[str, str]]:
+    response = client.get(reverse("zoho_tokens:connect"), {"tenant": tenant})
+    assert response.status_code == 302, response.content[:300]
+    location = response["Location"]
+    return location, {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}

@@ -382,9 +382,7 @@ def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
             refresh_error=str(exc.code)[:200],
         )
     )
-    retrying(
-        lambda: rows.record_refresh_failure(row, exc, attempt=failures, backoff_until=until)
-    )
+    retrying(lambda: rows.record_refresh_failure(row, exc, attempt=failures, backoff_until=until))
 
 
 def _release(row: ZohoToken, owner: str, *, succeeded: bool = False) -> None:

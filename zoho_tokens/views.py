@@ -49,6 +49,11 @@ BAD_STATE = _(
     "This Zoho connection link has expired or was already used. "
     "Start again from the Connect Zoho CRM page."
 )
+OTHER_TENANT = _(
+    "Only staff who may add Zoho tokens in the admin can connect Zoho CRM for another tenant."
+)
+#: The admin's "Connect with a grant token" permission: it lets staff pick any tenant.
+ADMIN_CONNECT_PERMISSION = "zoho_tokens.add_zohotoken"
 BAD_SERVER = _(
     "Zoho's answer names an accounts server that is not Zoho's; nothing was sent to it. "
     "Start again from the Connect Zoho CRM page."
@@ -74,7 +79,15 @@ def connect(request: HttpRequest) -> HttpResponse:
             _("Zoho is not configured: set ZOHO_TOKENS['CLIENT_ID'] and ['CLIENT_SECRET']."),
             500,
         )
-    refusal = access.connect_refusal(request, current_tenant())
+    tenant = current_tenant()
+    asked = request.GET.get("tenant")
+    if asked is not None and asked != tenant:
+        # The admin's "Reconnect" link names the tenant: only for staff who may connect any
+        # tenant in the admin already ("Connect with a grant token" has a tenant field).
+        if not (request.user.is_staff and request.user.has_perm(ADMIN_CONNECT_PERMISSION)):
+            return _error(request, OTHER_TENANT, 403)
+        tenant = asked[:64]
+    refusal = access.connect_refusal(request, tenant)
     if refusal is not None:
         return _error(request, refusal, 403)
     try:
@@ -85,7 +98,7 @@ def connect(request: HttpRequest) -> HttpResponse:
     callback_url = redirect_uri(request)
     pending = _pending(request)
     pending[state] = {
-        "tenant": current_tenant(),
+        "tenant": tenant,
         "user": str(request.user.pk),
         "redirect_uri": callback_url,
         "created": int(time.time()),

@@ -1,4 +1,5 @@
-"""List filters: status (the one status rule), audit action, data center, tenant, actor.
+"""List filters: status (the one status rule), needs attention (its count is the one
+query here that reads the table), audit action, data center, tenant, actor.
 
 None of them scans the table to find its choices: they come from the vocabularies
 (``TokenStatus``, ``AuditAction``, ``DATA_CENTERS``) or are typed into a box (tenant, actor),
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from zoho_tokens.conf import zoho_settings
 from zoho_tokens.datacenters import DATA_CENTERS, FAKE_LABEL, is_fake, origin_of
+from zoho_tokens.health import ATTENTION
 from zoho_tokens.models import AuditAction, TokenStatus, ZohoTokenQuerySet
 
 
@@ -37,6 +39,34 @@ class StatusFilter(admin.SimpleListFilter):
         if value not in TokenStatus.values:
             return queryset.none()
         return cast(ZohoTokenQuerySet, queryset).with_status().filter(token_status=value)
+
+
+#: The attention count stops here (a bounded count on a large table).
+ATTENTION_COUNT_CAP = 999
+
+
+class AttentionFilter(admin.SimpleListFilter):
+    """What needs a person now: invalid, backing off or unreadable (``health.ATTENTION``),
+    with their count in the choice's label (one count query per changelist)."""
+
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        rows = cast(ZohoTokenQuerySet, model_admin.get_queryset(request))
+        wanted = [str(s) for s in ATTENTION]
+        count = (
+            rows.with_status().filter(token_status__in=wanted)[: ATTENTION_COUNT_CAP + 1].count()
+        )
+        if count > ATTENTION_COUNT_CAP:
+            return [("yes", _("needs attention (over %(count)d)") % {"count": ATTENTION_COUNT_CAP})]
+        return [("yes", _("needs attention (%(count)d)") % {"count": count})]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        if self.value() != "yes":
+            return None
+        rows = cast(ZohoTokenQuerySet, queryset).with_status()
+        return rows.filter(token_status__in=[str(s) for s in ATTENTION])
 
 
 class ActionFilter(admin.SimpleListFilter):

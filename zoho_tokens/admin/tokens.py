@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -20,13 +20,19 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from zoho_tokens import services
 from zoho_tokens.admin.actions import TokenActionsMixin
 from zoho_tokens.admin.base import SchemaAwareAdmin
-from zoho_tokens.admin.filters import DataCenterFilter, StatusFilter, TenantFilter
+from zoho_tokens.admin.filters import (
+    AttentionFilter,
+    DataCenterFilter,
+    StatusFilter,
+    TenantFilter,
+)
 from zoho_tokens.admin.paging import LargeTablePaginator
 from zoho_tokens.admin.search import IndexedSearchMixin
 from zoho_tokens.datacenters import data_center_label
 from zoho_tokens.display import action_label, detail_text, epoch_ms_when, expires_phrase, when
 from zoho_tokens.exceptions import ZohoTokensError
 from zoho_tokens.forms import ConnectForm
+from zoho_tokens.health import ATTENTION, NEEDS_PERSON, reason_in_words
 from zoho_tokens.models import TokenAuditEvent, TokenStatus, ZohoToken, ZohoTokenQuerySet
 
 STATUS_COLOURS = {
@@ -83,8 +89,24 @@ def _status_parts(row: ZohoToken) -> tuple[str, str]:
         STATUS_COLOURS[status],
         status.label,
     )
-    reason = row.invalid_reason or (row.refresh_error if status == TokenStatus.BACKING_OFF else "")
+    reason = reason_in_words(row) if status in ATTENTION else ""
     return label, reason
+
+
+def reconnect_link(row: ZohoToken) -> str:
+    """ "Reconnect": the web flow's connect view for the row's tenant ("" when the project
+    does not mount ``zoho_tokens.urls``). Zoho's OAuth takes no login hint: the person
+    picks the Zoho user on Zoho's consent page."""
+    try:
+        url = reverse("zoho_tokens:connect")
+    except NoReverseMatch:
+        return ""
+    return format_html(
+        '<a class="zt-reconnect button" href="{}?{}">{}</a>',
+        url,
+        urlencode({"tenant": row.tenant}),
+        _("Reconnect"),
+    )
 
 
 def _event_row(event: TokenAuditEvent) -> dict[str, Any]:
@@ -108,7 +130,7 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
     list_display_links = ["user"]
     # At 100k rows: no filter scans the table for its choices, search is on indexed exact
     # values or a user name prefix, and nothing counts the whole table.
-    list_filter = [StatusFilter, TenantFilter, DataCenterFilter]
+    list_filter = [AttentionFilter, StatusFilter, TenantFilter, DataCenterFilter]
     search_exact_fields = ("id", "tenant")
     search_prefix_fields = ("user_name",)
     search_fields = ["id", "tenant", "user_name"]
@@ -158,6 +180,9 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
     @admin.display(description=_("status"))
     def status_display(self, row: ZohoToken) -> str:
         label, reason = _status_parts(row)
+        link = reconnect_link(row) if row.status() in NEEDS_PERSON else ""
+        if link:
+            return format_html("{}<br><small>{}</small><br>{}", label, reason, link)
         return format_html("{}<br><small>{}</small>", label, reason) if reason else label
 
     @admin.display(description=_("status"), ordering="expiry_time")
@@ -167,6 +192,10 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
         label, reason = _status_parts(row)
         if not reason and row.expiry_time is not None:
             reason = f"{_('access token')} {expires_phrase(row.expiry_time)}"
+        if row.status() in NEEDS_PERSON:
+            link = reconnect_link(row)
+            if link:
+                return format_html("{}<br><small>{}</small><br>{}", label, reason, link)
         return format_html("{}<br><small>{}</small>", label, reason) if reason else label
 
     @admin.display(description=_("access token expiry"), ordering="expiry_time")

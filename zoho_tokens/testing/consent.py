@@ -19,6 +19,7 @@ from zoho_tokens.testing.replies import Reply, html, redirect
 __all__ = [
     "AUTH_PATH",
     "GRANTS_PATH",
+    "REVOKE_USER_PATH",
     "Client",
     "approved",
     "check_authorize",
@@ -30,6 +31,8 @@ __all__ = [
 
 AUTH_PATH = "/oauth/v2/auth"
 GRANTS_PATH = "/fake/grants"
+#: POST ``user``: revoke that user's refresh tokens, as the user removing the app would.
+REVOKE_USER_PATH = "/fake/revoke-user"
 #: The authorization request's parameters, carried through the consent form unchanged.
 CARRIED = ("client_id", "redirect_uri", "scope", "state", "response_type", "access_type", "prompt")
 STYLE = (
@@ -150,6 +153,10 @@ def grants_page(grants: Iterable[GrantCode], users: Iterable[ZohoIdentity]) -> R
         f'<form method="post" action="{GRANTS_PATH}"><select name="user">'
         f'<option value="">every user without a fresh code</option>{options}</select> '
         '<button type="submit">Mint grant codes</button></form>'
+        "<h2>Kill a connection</h2>"
+        f'<form method="post" action="{REVOKE_USER_PATH}"><select name="user">{options}</select> '
+        '<button type="submit" id="revoke-user">Revoke this user\'s refresh tokens</button> '
+        "(as if the user removed the app in their Zoho account)</form>"
     )
     return html(200, _page("Fake Zoho: grant codes", body))
 

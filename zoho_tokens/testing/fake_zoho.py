@@ -620,6 +620,11 @@ class FakeZoho:
             return json_reply(200, self._revoke_endpoint(params))
         if method in ("GET", "POST") and path == consent.AUTH_PATH:
             return self._authorize(method, params)
+        if method == "POST" and path == consent.REVOKE_USER_PATH:
+            revoked = self.revoke_user(params.get("user", ""))
+            if "text/html" in lowered.get("accept", ""):
+                return redirect(self.grants_url, status=303)
+            return json_reply(200, {"revoked": revoked})
         if method in ("GET", "POST") and path == consent.GRANTS_PATH:
             return self._grants_endpoint(method, params, lowered)
         if match:
