@@ -34,20 +34,36 @@ LAYERS = (
     Layer("testing", ("testing",), "the fake Zoho and the pytest plugin users' tests rely on"),
     Layer(
         "interfaces",
-        ("admin", "views", "urls", "forms", "management", "apps", "display"),
-        "parse input, confirm, call one service, present its result",
+        ("admin", "views", "urls", "forms", "management", "apps", "display", "contrib"),
+        "parse input, confirm, call one service, present its result; integrations "
+        "(django-health-check)",
     ),
     Layer("SDK adapter", ("store", "sdk"), "the SDK's `TokenStore` and its initializer"),
     Layer(
         "operations",
-        ("services", "importers", "tasks", "keys"),
-        "one module per operation; operations on several tokens return one outcome per token",
+        ("services", "importers", "tasks", "keys", "health"),
+        "one module per operation; operations on several tokens return one outcome per token; "
+        "the health report",
     ),
     Layer(
         "core",
-        ("rows", "refresh", "audit", "signals", "tenancy", "checks", "connections", "access"),
-        "the write model (save, delete, purge, single-flight refresh) and its rules: audit "
-        "trail, signals, current tenant, system checks, database errors, connect permission",
+        (
+            "rows",
+            "refresh",
+            "lifecycle",
+            "audit",
+            "signals",
+            "notify",
+            "metrics",
+            "background",
+            "tenancy",
+            "checks",
+            "connections",
+            "access",
+        ),
+        "the write model (save, delete, purge, single-flight refresh) and its rules: a "
+        "connection's life, audit trail, signals, notifications, metrics, background jobs, "
+        "current tenant, system checks, database errors, connect permission",
     ),
     Layer("data", ("models", "fields"), "the models, the status rule, the encrypted column"),
     Layer(
