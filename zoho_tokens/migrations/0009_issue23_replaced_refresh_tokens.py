@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('zoho_tokens', '0007_audit_source_task'),
+        ('zoho_tokens', '0008_issue25_scale_indexes'),
     ]
 
     operations = [
