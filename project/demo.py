@@ -1,6 +1,6 @@
 """Run the demo: migrate SQLite, connect a Zoho user, create an admin login, serve.
 
-    .venv/bin/python -m project.demo [--port 8000]
+    .venv/bin/python -m project.demo [--port 8000] [--host 127.0.0.1]
 
 Without ``ZOHO_CLIENT_ID``/``ZOHO_CLIENT_SECRET`` in the environment it starts the bundled
 fake Zoho on 127.0.0.1 and connects a demo user through the real SDK into
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import socket
 import sys
 import tempfile
 
@@ -39,6 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
+    if not _port_is_free(args.host, args.port):
+        # Before anything is set up or printed: the admin password must not be shown for a
+        # server that will never start.
+        sys.exit(
+            f"demo: port {args.port} on {args.host} is in use (another demo or server?): "
+            f"stop it, or choose another port, e.g. --port {args.port + 1}"
+        )
 
     fake = None
     if not (os.environ.get("ZOHO_CLIENT_ID") and os.environ.get("ZOHO_CLIENT_SECRET")):
@@ -100,6 +108,18 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if fake is not None:
             fake.stop()
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    """Can a server listen on ``host:port`` now? (runserver would fail there only after the
+    demo printed its login.)"""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as runserver does
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _connect_demo_user(fake) -> None:

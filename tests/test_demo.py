@@ -96,6 +96,30 @@ def test_demo_serves_the_admin_with_a_connected_user(demo):
     assert f"demo page: {demo.url}/" in demo.output
 
 
+def test_a_busy_port_says_what_to_do_before_anything_secret(tmp_path):
+    """The README's demo command on a port something else holds: one line naming the port
+    and ``--port``, exit 1, and no admin password printed (nothing was set up)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOHO_")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "project.demo", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert "login:" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"port {port} " in done.stderr and "--port" in done.stderr
+    assert not (tmp_path / "demo.sqlite3").exists()  # it stopped before migrating
+
+
 @pytest.mark.browser
 def test_demo_connects_through_the_consent_page_and_a_grant_code(demo, browser):
     """A second user through "Connect Zoho CRM" (the fake's consent page), a third by pasting

@@ -1,11 +1,14 @@
-"""The README's Install section, followed as written, in a new project and virtual environment.
+"""The README's quick start, followed as written, in a new project and virtual environment.
 
 A fresh Python 3.13 virtual environment gets Django 6.1 and ``django-admin startproject
-mysite``; then every README block marked ``<!-- install: NAME -->`` runs as pasted: the pip
-block (with ``path/to/zoho-tokens`` pointing at a copy of this checkout), the settings and
-URLs blocks appended to the project's files, the commands block, and the "Testing your own
-code" blocks (pytest-django, the fake Zoho). Then ``check --deploy`` with a dedicated key and
-the usual deploy settings from the environment, and the SDK-major checks on real installs.
+mysite``; then every block marked ``<!-- install: NAME -->`` in the README and the docs
+(``docs/how-to/install.md``, ``docs/how-to/testing.md``; a block may include a
+``docs/examples`` file) runs as pasted: the pip line (``zoho-tokens[sdk8]`` from the wheel
+this checkout builds, or the one in ``ZOHO_TOKENS_DIST`` that CI built, as the package index
+would serve it), the settings and URLs appended to the project's files, the commands, and the
+testing examples (pytest-django, the fake Zoho: each must pass). Then ``check --deploy`` with
+a dedicated key and the usual deploy settings from the environment, and the SDK-major checks
+on real installs.
 
 Needs pyenv's Python 3.13 (or ``ZOHO_TOKENS_INSTALL_PYTHON``) and the package index, and takes
 a minute or two, so it is deselected by default (``addopts``); CI runs it with ``-m install``.
@@ -27,8 +30,10 @@ from cryptography.fernet import Fernet
 pytestmark = pytest.mark.install
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKOUT_PLACEHOLDER = "path/to/zoho-tokens"
+REQUIREMENT = '"zoho-tokens[sdk8]"'
+PAGES = ["README.md", "docs/how-to/install.md", "docs/how-to/testing.md"]
 BLOCK = re.compile(r"<!-- install: ([\w-]+) -->\n```(\w+)\n(.*?)\n```", re.S)
+INCLUDE = re.compile(r'^--8<-- "([^"]+)"$')
 
 # The deploy settings a real project reads from its environment (not zoho-tokens' business,
 # so not in the README): with them ``check --deploy`` has nothing of Django's to report.
@@ -50,11 +55,29 @@ if "MAILERS" in globals():  # Django 6.1's startproject: a console backend
 
 
 def readme_blocks() -> dict[str, str]:
+    """The marked blocks of the README and the docs pages; an include is the file's text."""
     found: dict[str, str] = {}
-    for name, _language, body in BLOCK.findall((ROOT / "README.md").read_text()):
-        assert name not in found, f"two README blocks are marked {name!r}"
-        found[name] = body + "\n"
+    for page in PAGES:
+        for name, _language, body in BLOCK.findall((ROOT / page).read_text()):
+            assert name not in found, f"two blocks are marked {name!r}"
+            included = INCLUDE.match(body.strip())
+            found[name] = (ROOT / included[1]).read_text() if included else body + "\n"
     return found
+
+
+def built_wheel(checkout: Path, work: Path) -> Path:
+    """The wheel CI built (``ZOHO_TOKENS_DIST``), else one built from ``checkout``."""
+    dist = os.environ.get("ZOHO_TOKENS_DIST")
+    if dist:
+        (wheel,) = Path(dist).glob("zoho_tokens-*.whl")
+        return wheel
+    subprocess.run(
+        ["python3", "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work), str(checkout)],
+        check=True,
+        timeout=600,
+    )
+    (wheel,) = work.glob("zoho_tokens-*.whl")
+    return wheel
 
 
 def python313() -> str | None:
@@ -125,9 +148,15 @@ def test_readme_install_section_works_in_a_new_project(tmp_path):
         pytest.skip("Python 3.13 not found (pyenv 3.13.0 or ZOHO_TOKENS_INSTALL_PYTHON)")
     blocks = readme_blocks()
     assert {"pip", "settings", "urls", "commands"} <= set(blocks)
-    assert {"test-setup", "test-conftest", "test-module"} <= set(blocks)
-    assert CHECKOUT_PLACEHOLDER in blocks["pip"]
-    checkout = copy_checkout(tmp_path / "zoho-tokens")
+    assert {"test-setup", "test-conftest", "test-module", "test-leads", "test-expiry"} <= set(
+        blocks
+    )
+    assert REQUIREMENT in blocks["pip"]
+    wheel = built_wheel(copy_checkout(tmp_path / "zoho-tokens"), tmp_path / "wheel")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
+    assert "zoho_tokens/migrations/0001_initial.py" in names
+    assert "zoho_tokens/py.typed" in names
 
     venv = tmp_path / "venv"
     subprocess.run([interpreter, "-m", "venv", str(venv)], check=True, timeout=300)
@@ -137,12 +166,8 @@ def test_readme_install_section_works_in_a_new_project(tmp_path):
     project = Project(venv, tmp_path / "mysite")
     settings_py = project.cwd / "mysite" / "settings.py"
 
-    # -- the README, as written ------------------------------------------------------------
-    project.sh(blocks["pip"].replace(CHECKOUT_PLACEHOLDER, str(checkout)))
-    (wheel,) = (project.cwd / "dist").glob("zoho_tokens-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
-    assert "zoho_tokens/migrations/0001_initial.py" in names
+    # -- the README, as written (the index's zoho-tokens is the wheel of this checkout) -----
+    project.sh(blocks["pip"].replace(REQUIREMENT, f'"zoho-tokens[sdk8] @ {wheel.as_uri()}"'))
     versions = project.sh("python -m pip list --format=freeze").stdout
     assert re.search(r"^Django==6\.1\.", versions, re.M), versions
     assert re.search(r"^zohocrmsdk8_0==7\.", versions, re.M), versions
@@ -153,17 +178,20 @@ def test_readme_install_section_works_in_a_new_project(tmp_path):
         f.write("\n" + blocks["urls"])
 
     key = Fernet.generate_key().decode()
-    commands = project.sh(blocks["commands"], ZOHO_TOKENS_ENCRYPTION_KEYS=key)
+    commands = project.sh(blocks["commands"])  # the block makes and exports its own key
     assert "System check identified no issues" in commands.stdout
     assert commands.stdout.rstrip().endswith("0 tokens")
+    assert "W001" not in commands.stdout + commands.stderr  # the block sets the key it makes
     assert "Traceback" not in commands.stderr
 
     # -- the testing snippet: pytest-django, the fake Zoho, the real SDK ---------------------
     project.sh(blocks["test-setup"])
     (project.cwd / "conftest.py").write_text(blocks["test-conftest"])
     (project.cwd / "test_zoho.py").write_text(blocks["test-module"])
+    (project.cwd / "test_leads.py").write_text(blocks["test-leads"])
+    (project.cwd / "test_expiry.py").write_text(blocks["test-expiry"])
     tests = project.sh("python -m pytest -q -p no:cacheprovider")
-    assert "1 passed" in tests.stdout
+    assert "3 passed" in tests.stdout, tests.stdout
 
     # -- check --deploy: a dedicated key and the usual deploy settings -----------------------
     with settings_py.open("a") as f:

@@ -1,6 +1,6 @@
-"""README's "Refreshing ahead from a scheduler": each recipe, quoted verbatim, run for real.
+"""The docs' "Refresh from a scheduler" guide: each recipe, included whole, run for real.
 
-The recipes live in ``project/recipes/``; README quotes each file whole (checked here), and
+The recipes live in ``project/recipes/``; the guide includes each file whole (checked here), and
 each is run the way a project runs it: the cron line in a shell, the Celery task sent by
 beat's scheduler to a real worker thread (in-memory broker), the Django task enqueued and
 run by ``db_worker`` (django-tasks-db), the Huey periodic task run by a real consumer
@@ -32,10 +32,9 @@ def recipe(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", ["crontab", "celery_app.py", "django_task.py", "huey_tasks.py"])
-def test_readme_quotes_each_recipe_verbatim(name):
-    readme = (ROOT / "README.md").read_text()
-    assert "## Refreshing ahead from a scheduler" in readme
-    assert recipe(name).strip() in readme, f"README does not quote project/recipes/{name}"
+def test_the_guide_includes_each_recipe_whole(name):
+    guide = (ROOT / "docs" / "how-to" / "schedulers.md").read_text()
+    assert f'--8<-- "project/recipes/{name}"' in guide, f"the guide lost project/recipes/{name}"
 
 
 def assert_refreshed(result: dict, soon: ZohoToken) -> None:

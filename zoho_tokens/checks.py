@@ -71,7 +71,7 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     if not keys:
         hint = (
             "Set ZOHO_TOKENS['ENCRYPTION_KEYS'] in your settings to a list holding a "
-            "dedicated Fernet key (see the README's Install section); tokens stored before "
+            "dedicated Fernet key (see docs/how-to/install.md); tokens stored before "
             "stay readable, and 'python manage.py zoho_tokens rotate-keys' moves them to it."
         )
         if not crypto.secret_key():

@@ -2,7 +2,7 @@
 
 The SDK adapter and its hot path. Semantics follow the SDK's reference ``FileStore``
 (matching order, filling of None fields, errors; the helpers live in ``zoho_tokens.rows``),
-with three deliberate differences, all documented in the README:
+with three deliberate differences, all documented in docs/reference/store.md:
 
 - ``delete_token`` of a missing id is a no-op (FileStore raises);
 - one row per user name: a save that gives a token the user name of another row replaces

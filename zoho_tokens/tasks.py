@@ -1,7 +1,7 @@
 """The refresh API for schedulers: cron, Celery beat, Django's ``@task``, django-q2, Huey.
 
 Plain functions, no task framework imported: wrap them in whatever your project schedules
-with (README, "Refreshing ahead from a scheduler"). They never print and never raise
+with (docs/how-to/schedulers.md). They never print and never raise
 ``SystemExit``; each returns a ``services.RefreshReport`` (one outcome per token) whose
 ``as_dict()`` is JSON-serialisable, for task result backends, and whose ``ok`` says whether
 anything is left for a person to do. Database errors propagate, so the task fails visibly.
