@@ -33,20 +33,6 @@ from zoho_tokens.testing import FakeZoho
 pytest_plugins = ["zoho_tokens.testing.pytest_plugin"]
 
 
-def pytest_configure(config):
-    """Under pytest-xdist (``-n N``, which means ``--dist load``), honour ``xdist_group``."""
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"
-
-
-def pytest_collection_modifyitems(items):
-    """The multi-process tests (8 workers, kills, timing bounds) run one at a time, all on
-    one xdist worker, so two herds never compete for the 2 cores; other tests run beside."""
-    for item in items:
-        if item.get_closest_marker("multiprocess"):
-            item.add_marker(pytest.mark.xdist_group("multiprocess"))
-
-
 @pytest.fixture(autouse=True)
 def _fresh_settings(monkeypatch):
     """Settings caches and the SDK's process-global initializer start clean in every test;

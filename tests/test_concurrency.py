@@ -17,7 +17,13 @@ from tests.helpers import database_url_for_subprocess, now_ms
 from tests.workers import Workers
 from zoho_tokens.models import ZohoToken
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.django_db(transaction=True)]
+# xdist_group: under pytest-xdist the multi-process tests (8 workers, kills, timing bounds)
+# run one at a time on one worker, so two herds never compete for the cores.
+pytestmark = [
+    pytest.mark.multiprocess,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("multiprocess"),
+]
 
 USER = "herd@example.com:700000077"
 

@@ -26,7 +26,13 @@ from tests.helpers import child_env, kill_connection, now_ms
 from tests.workers import Workers, calls_in, errors_in, first_success_after
 from zoho_tokens.models import ZohoToken
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.django_db(transaction=True)]
+# xdist_group: under pytest-xdist the multi-process tests (8 workers, kills, timing bounds)
+# run one at a time on one worker, so two herds never compete for the cores.
+pytestmark = [
+    pytest.mark.multiprocess,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("multiprocess"),
+]
 
 USER = "faults@example.com:700000013"
 HTTP_TIMEOUT = 2  # the lease is HTTP_TIMEOUT + 4 s
