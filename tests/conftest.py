@@ -193,6 +193,7 @@ def browser():
 def eu(monkeypatch):
     """A second fake Zoho playing the EU data center's accounts server."""
     fake = FakeZoho().start()
-    monkeypatch.setitem(DATA_CENTERS, "eu", ZohoDataCenter("eu", fake.url, "zohoapis.eu"))
+    dc = ZohoDataCenter("eu", fake.url, "zohoapis.eu", api_base=fake.url)
+    monkeypatch.setitem(DATA_CENTERS, "eu", dc)
     yield fake
     fake.stop()

@@ -104,6 +104,12 @@ def may_connect(user: Any) -> Any:
     return user
 
 
+def connectors(request: Any, tenant: str) -> bool:
+    """A ``CONNECT_PERMISSION`` callable for suites with tenants (a permission name is refused
+    there): users holding the add permission may connect any tenant in these tests."""
+    return bool(request.user.has_perm("zoho_tokens.add_zohotoken"))
+
+
 def now_ms() -> int:
     """Epoch milliseconds, the unit of ``ZohoToken.expiry_time`` (computed here, not taken
     from the package, so a wrong unit there fails the tests)."""

@@ -111,6 +111,8 @@ def zoho(settings, zoho_settings_for, sdk_resource_path):
         "SDK_RESOURCE_PATH": sdk_resource_path,
         "ENCRYPTION_KEYS": [KEY],
         "TENANT_FROM_SCHEMA": MODE == "shared",
+        # Users and permissions are shared by every schema: a permission name is refused.
+        "CONNECT_PERMISSION": "tests.helpers.connectors",
     }
     return settings.ZOHO_TOKENS
 
@@ -560,6 +562,25 @@ def test_web_flow_on_a_tenant_host_connects_that_tenant(fake_zoho, zoho, admin_u
     # The public host is the default tenant: refused without ALLOW_DEFAULT_TENANT.
     response = host("public", admin_user).get(reverse("zoho_tokens:connect"))
     assert response.status_code == 403
+
+
+def test_a_global_permission_does_not_connect_on_another_tenants_host(settings, zoho, fake_zoho):
+    """Issue 21, finding 1: permissions live in the public schema, so a user allowed to
+    connect on acme's host held the same permission on beta's host."""
+    from django.core.checks import run_checks
+
+    from tests.factories import UserFactory
+    from tests.helpers import may_connect
+    from zoho_tokens.checks import CheckId
+
+    settings.ZOHO_TOKENS = {**zoho, "CONNECT_PERMISSION": "zoho_tokens.add_zohotoken"}
+    eve = may_connect(UserFactory(username="eve"))
+    response = host("beta", eve).get(reverse("zoho_tokens:connect"))
+    assert response.status_code == 403
+    assert "cannot tell tenants apart" in response.content.decode()
+    assert fake_zoho.counters["requests"] == 0
+    found = [m for m in run_checks() if m.id == CheckId.TENANT_BLIND_CONNECT_PERMISSION]
+    assert len(found) == 1
 
 
 @shared_mode

@@ -64,6 +64,15 @@ CREATE TABLE oauthtoken (
 )"""
 
 
+@pytest.fixture(autouse=True)
+def _api_domain_is_the_fake(request, settings):
+    """Tokens of the fake Zoho carry its URL as api domain: the configured API_DOMAIN (an
+    api domain that is neither Zoho's nor configured is refused on import)."""
+    if "fake_zoho" in request.fixturenames:
+        fake = request.getfixturevalue("fake_zoho")
+        settings.ZOHO_TOKENS = {**getattr(settings, "ZOHO_TOKENS", {}), "API_DOMAIN": fake.url}
+
+
 def run(*args: str) -> tuple[int, str, str]:
     return run_command("zoho_tokens", *args)
 

@@ -38,6 +38,7 @@ def dc_settings(settings, home):
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
         "ACCOUNTS_URL": home.url,
+        "API_DOMAIN": home.url,
         "HTTP_TIMEOUT": 2,
     }
     return settings.ZOHO_TOKENS

@@ -27,6 +27,7 @@ def web_settings(settings, zoho_settings_for):
     settings.ZOHO_TOKENS = {
         **zoho_settings_for,
         "TENANT_RESOLVER": "tests.helpers.tenant_from_header",
+        "CONNECT_PERMISSION": "tests.helpers.connectors",
         "SUCCESS_URL": "/done/",
     }
     return settings.ZOHO_TOKENS

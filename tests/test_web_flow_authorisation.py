@@ -36,11 +36,18 @@ def acme_admins_only(request, tenant) -> bool:
     return tenant == "acme" and request.user.username.startswith("admin-of-")
 
 
+def connectors(request, tenant) -> bool:
+    """A callable (with tenants a permission name is refused, see test_connect_per_tenant):
+    this suite's users are allowed for every tenant by the add permission."""
+    return request.user.has_perm("zoho_tokens.add_zohotoken")
+
+
 @pytest.fixture
 def web(settings, zoho_settings_for):
     settings.ZOHO_TOKENS = {
         **zoho_settings_for,
         "TENANT_RESOLVER": f"{__name__}.tenant_from_header",
+        "CONNECT_PERMISSION": f"{__name__}.connectors",
         "SUCCESS_URL": "/done/",
     }
     return settings
@@ -146,7 +153,9 @@ def test_the_callback_checks_the_permission_again(web, fake_zoho):
 
 
 def test_a_permission_name_setting(web, fake_zoho):
-    web.ZOHO_TOKENS = {**web.ZOHO_TOKENS, "CONNECT_PERMISSION": "zoho_tokens.revoke_zohotoken"}
+    # Without tenants: with them a name cannot tell tenants apart (test_connect_per_tenant).
+    blind = {k: v for k, v in web.ZOHO_TOKENS.items() if k != "TENANT_RESOLVER"}
+    web.ZOHO_TOKENS = {**blind, "CONNECT_PERMISSION": "zoho_tokens.revoke_zohotoken"}
     assert connect(browser_for(allowed_user())).status_code == 403  # has add, not revoke
     user = UserFactory(username="revoker")
     user.user_permissions.add(

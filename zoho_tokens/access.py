@@ -9,9 +9,15 @@ tenant then run as, so connecting is an administrator's act, not any member's:
 - The default tenant ``""``: with a ``TENANT_RESOLVER``, a user it maps to no tenant is
   refused instead of connecting into the default tenant, unless ``ALLOW_DEFAULT_TENANT`` is
   True. Without a resolver the default tenant is the only one and is allowed.
+- With tenants (``TENANT_RESOLVER`` or ``TENANT_FROM_SCHEMA``) a permission name is not
+  enough: Django's permissions are global (with django-tenants they live in the public
+  schema), so a user allowed for one tenant would be allowed for every tenant's host. Only
+  a callable ``(request, tenant)`` can say yes per tenant; with a permission name (or None)
+  every connect is refused and system check E014 says why.
 
-Both views ask; the callback asks again for the tenant bound to the state, since rights may
-have changed while the user was at Zoho.
+Every path that stores a grant asks ``connect_refusal``: the web flow's connect, its callback
+(again, for the tenant bound to the state, since rights may have changed while the user was
+at Zoho), and the admin's "Connect with a grant token" form.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from zoho_tokens import tenancy
 from zoho_tokens.conf import zoho_settings
 
 NO_TENANT = _(
@@ -27,6 +34,24 @@ NO_TENANT = _(
     "Ask an administrator."
 )
 NOT_ALLOWED = _("You are not allowed to connect Zoho CRM for this tenant. Ask an administrator.")
+TENANT_BLIND = _(
+    "Connecting Zoho CRM is switched off on this site: its CONNECT_PERMISSION cannot tell "
+    "tenants apart. Ask an administrator (manage.py check explains)."
+)
+
+
+def tenants_in_use() -> bool:
+    """The project has tenants: a ``TENANT_RESOLVER``, ``TENANT_FROM_SCHEMA``, or django-tenants
+    with zoho_tokens per schema while users and permissions are shared (one set for every
+    tenant's host)."""
+    if zoho_settings.TENANT_RESOLVER is not None or zoho_settings.TENANT_FROM_SCHEMA:
+        return True
+    return tenancy.permissions_shared_across_schemas()
+
+
+def tenant_blind(permission: Any) -> bool:
+    """A ``CONNECT_PERMISSION`` that cannot depend on the tenant: a name, or None (anyone)."""
+    return not callable(permission)
 
 
 def default_tenant_allowed() -> bool:
@@ -50,8 +75,15 @@ def may_connect(request: Any, tenant: str) -> bool:
     return bool(user.has_perm(str(permission)))
 
 
-def connect_refusal(request: Any, tenant: str) -> Any:
-    """Why ``request`` may not connect Zoho for ``tenant`` (a message), or None."""
+def connect_refusal(request: Any, tenant: Any) -> Any:
+    """Why ``request`` may not connect Zoho for ``tenant`` (a message), or None: the one rule.
+
+    A tenant that is not a string (a resolver's ``False``, an object) is no tenant.
+    """
+    if not isinstance(tenant, str):
+        return NO_TENANT
+    if tenants_in_use() and tenant_blind(zoho_settings.CONNECT_PERMISSION):
+        return TENANT_BLIND
     if tenant == "" and not default_tenant_allowed():
         return NO_TENANT
     if not may_connect(request, tenant):

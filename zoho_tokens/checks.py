@@ -16,7 +16,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections, router
 from django.utils.module_loading import import_string
 
-from zoho_tokens import collation, crypto
+from zoho_tokens import collation, crypto, tenancy
 from zoho_tokens.conf import key_list, zoho_settings
 from zoho_tokens.datacenters import DATA_CENTERS, ENVIRONMENTS
 from zoho_tokens.exceptions import ConfigurationError
@@ -42,6 +42,7 @@ class CheckId:
     INVALID_AUDIT_RETENTION = "zoho_tokens.E025"
     UNKNOWN_NOTIFIER = "zoho_tokens.E020"
     WEBHOOK_INCOMPLETE = "zoho_tokens.E021"
+    TENANT_BLIND_CONNECT_PERMISSION = "zoho_tokens.E021"
     DERIVED_ENCRYPTION_KEY = "zoho_tokens.W001"
     READS_ROUTED_ELSEWHERE = "zoho_tokens.W002"
     ROWS_ON_DERIVED_KEY = "zoho_tokens.W010"
@@ -185,6 +186,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id=CheckId.INVALID_CONNECT_PERMISSION,
             )
         )
+    elif _tenants_configured() and not _permission_is_callable(permission):
+        messages.append(
+            Error(
+                f"ZOHO_TOKENS['CONNECT_PERMISSION'] is {permission!r}, which cannot tell tenants "
+                "apart, but the project has tenants (TENANT_RESOLVER, TENANT_FROM_SCHEMA, or "
+                "django-tenants with shared users and permissions): a "
+                "user allowed to connect Zoho for one tenant could connect it for every "
+                "tenant's host. Connecting is refused until it is a callable.",
+                hint="Set it to a callable (request, tenant) -> bool (or its dotted path) that "
+                "says whether request.user administers that tenant; see "
+                "docs/explanation/trust-boundaries.md.",
+                id=CheckId.TENANT_BLIND_CONNECT_PERMISSION,
+            )
+        )
     try:
         ahead = int(zoho_settings.raw("REFRESH_AHEAD_SECONDS"))
     except (TypeError, ValueError):
@@ -252,6 +267,21 @@ def check_token_database(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             )
         ]
     return []
+
+
+def _tenants_configured() -> bool:
+    return (
+        bool(zoho_settings.raw("TENANT_RESOLVER"))
+        or bool(zoho_settings.raw("TENANT_FROM_SCHEMA"))
+        or tenancy.permissions_shared_across_schemas()
+    )
+
+
+def _permission_is_callable(value: Any) -> bool:
+    """A callable, or a dotted path to one (``_connect_permission_problem`` vetted it)."""
+    if callable(value):
+        return True
+    return isinstance(value, str) and value.strip().count(".") > 1
 
 
 def _connect_permission_problem(value: Any) -> str:

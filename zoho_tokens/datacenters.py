@@ -19,12 +19,21 @@ class DataCenter:
     name: str
     accounts_url: str  # base of the accounts server, e.g. https://accounts.zoho.eu
     api_suffix: str  # CRM API host without the environment prefix, e.g. zohoapis.eu
+    # One API origin for every environment instead of the Zoho hosts: a stand-in for a data
+    # center (the fake Zoho playing the EU in tests), never set for Zoho's own.
+    api_base: str | None = None
 
     def api_domain(self, environment: str = "production") -> str:
+        if self.api_base:
+            return self.api_base
         return f"https://{ENVIRONMENTS[environment]}.{self.api_suffix}"
 
-    def serves(self, api_domain: str) -> bool:
-        return host_of(api_domain).endswith("." + self.api_suffix)
+    def api_origins(self) -> set[str]:
+        """Where this data center's CRM API is: one https origin per environment."""
+        return {self.api_domain(env) for env in ENVIRONMENTS}
+
+    def api_hosts(self) -> set[str]:
+        return {host_of(origin) for origin in self.api_origins()}
 
 
 DATA_CENTERS: dict[str, DataCenter] = {
@@ -81,10 +90,24 @@ def api_domain_for(data_center: str | None = None, environment: str | None = Non
 
 
 def data_center_of(api_domain: str | None) -> str | None:
-    """Which data center an api domain belongs to (``None`` for unknown hosts)."""
+    """Which data center an api domain belongs to (``None`` for unknown hosts).
+
+    From the parsed URL: https (or no scheme), no port or user info, and a host that is
+    exactly one of the data center's API hosts; a path is fine. ``http://127.0.0.1?.zohoapis
+    .com`` and ``https://evil.zohoapis.com`` belong to none (a suffix match called them US).
+    """
     if not api_domain:
         return None
-    return next((dc.name for dc in DATA_CENTERS.values() if dc.serves(api_domain)), None)
+    text = str(api_domain).strip()
+    try:
+        parts = urlsplit(text if "://" in text else "https://" + text)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme != "https" or port is not None or parts.username or parts.password:
+        return None
+    host = (parts.hostname or "").lower()
+    return next((dc.name for dc in DATA_CENTERS.values() if host in dc.api_hosts()), None)
 
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
@@ -178,3 +201,29 @@ def issuer_of_api_domain(api_domain: str | None) -> str:
     if configured and origin_of(configured) != origin_of(server):
         return ""
     return server
+
+
+def trusted_api_domain(url: str | None) -> str | None:
+    """``url`` as a CRM API base URL if it may receive an access token, else None.
+
+    Trusted: Zoho's API domains of the known data centers (``https://{www,sandbox,developer}
+    .<zohoapis host>``: parsed origin, exact host, https, no port, path, query or user info)
+    and the configured ``API_DOMAIN`` (exactly, or its origin). The access token goes in the
+    ``Authorization`` header of every request to this URL, and CRM data with it, so a value
+    from a file or the database never decides it: the same rule as ``trusted_accounts_url``
+    for the client secret.
+    """
+    if not url:
+        return None
+    configured = zoho_settings.API_DOMAIN
+    base = str(url).strip().rstrip("/")
+    if configured and base == configured:
+        return configured
+    origin = origin_of(base)
+    if origin is None:
+        return None
+    if configured and origin == origin_of(configured):
+        return origin
+    if any(origin in dc.api_origins() for dc in DATA_CENTERS.values()):
+        return origin
+    return None

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from zoho_tokens import access
 from zoho_tokens.conf import zoho_settings
 from zoho_tokens.datacenters import DATA_CENTERS
 
@@ -59,11 +60,25 @@ class ConnectForm(forms.Form):
         help_text=_("Blank for the default tenant."),
     )
 
-    def __init__(self, *args: Any, tenant: str = "", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, request: Any = None, tenant: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.request = request
         self.fields["client_id"].initial = zoho_settings.CLIENT_ID or ""
         self.fields["data_center"].initial = zoho_settings.DATA_CENTER
         self.fields["tenant"].initial = tenant
+        if access.tenants_in_use():
+            # The request's tenant (its host, its schema) and no other: a typed one would
+            # connect a tenant this page's tenant rules never looked at.
+            self.fields["tenant"].disabled = True
+            self.fields["tenant"].help_text = _("The tenant of this site (its host or schema).")
+
+    def clean_tenant(self) -> str:
+        """The tenant, if the connect rule (``access.connect_refusal``) allows it here."""
+        tenant = self.cleaned_data.get("tenant") or ""
+        refusal = access.connect_refusal(self.request, tenant)
+        if refusal is not None:
+            raise forms.ValidationError(refusal, code="tenant_refused")
+        return tenant
         if zoho_settings.CLIENT_SECRET:
             self.fields["client_secret"].widget.attrs["placeholder"] = str(
                 _("configured in settings")

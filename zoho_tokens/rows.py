@@ -18,7 +18,11 @@ from django.views.decorators.debug import sensitive_variables
 
 from zoho_tokens import audit, crypto, lifecycle, signals
 from zoho_tokens.connections import is_transient, pause
-from zoho_tokens.datacenters import issuer_of_api_domain, trusted_accounts_url
+from zoho_tokens.datacenters import (
+    issuer_of_api_domain,
+    trusted_accounts_url,
+    trusted_api_domain,
+)
 from zoho_tokens.exceptions import TokenStoreError, ZohoError
 from zoho_tokens.models import (
     AuditAction,
@@ -74,6 +78,16 @@ def str_or_none(value: Any, name: str, max_length: int | None) -> str | None:
     if len(value) > limit:
         raise TokenStoreError(f"{name} is {len(value)} characters long; the limit is {limit}")
     return value
+
+
+def check_api_domain(value: str | None) -> None:
+    """Refuse an api domain that may not receive the access token (one line naming it)."""
+    if value and trusted_api_domain(value) is None:
+        raise TokenStoreError(
+            f"api_domain {value[:100]!r} is neither a Zoho API domain of a known data center "
+            "nor ZOHO_TOKENS['API_DOMAIN']: the access token would be sent there; fix the "
+            "value or set API_DOMAIN"
+        )
 
 
 def _lookup_value(value: Any, name: str) -> str | None:
@@ -173,7 +187,12 @@ def fill(token: OAuthToken, row: Any) -> OAuthToken:
         token.set_user_signature(UserSignature(row.user_name))
     for field, getter, setter in _FILL_FIELDS:
         if getattr(token, getter)() is None:
-            getattr(token, setter)(getattr(row, field) or None)
+            value = getattr(row, field) or None
+            if field == "api_domain" and value:
+                # A stored api domain that is neither Zoho's nor API_DOMAIN is not handed to
+                # the SDK (it sends the access token there); None: its environment's URL.
+                value = trusted_api_domain(value)
+            getattr(token, setter)(value)
     if token.get_expires_in() is None and row.expiry_time is not None:
         token.set_expires_in(str(row.expiry_time))
     return token
@@ -260,6 +279,7 @@ def _upsert(token: OAuthToken, tenant: str, accounts_server: str | None = None) 
     token_id = str_or_none(token.get_id(), "id", 64)
     for field, limit in TEXT_FIELDS:
         str_or_none(getattr(token, f"get_{field}")(), field, limit)
+    check_api_domain(token.get_api_domain())
     expiry_time = expiry(token)
     str_or_none(tenant, "tenant", 64)
 

@@ -14,6 +14,7 @@ outside any ``use_zoho`` block finds no other tenant's token.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -21,7 +22,12 @@ from contextlib import contextmanager
 
 from zoho_tokens import oauth_client
 from zoho_tokens.conf import zoho_settings
-from zoho_tokens.datacenters import accounts_base_url, api_domain_for, data_center_of
+from zoho_tokens.datacenters import (
+    accounts_base_url,
+    api_domain_for,
+    data_center_of,
+    trusted_api_domain,
+)
 from zoho_tokens.exceptions import NoConnection
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.store import DjangoTokenStore
@@ -30,6 +36,7 @@ from zoho_tokens.zohosdk import DataCenter, Initializer, OAuthToken, SDKConfig
 
 __all__ = ["NoConnection", "environment_for", "use_zoho"]
 
+logger = logging.getLogger("zoho_tokens")
 _init_lock = threading.Lock()
 _resource_dir: str | None = None
 
@@ -97,10 +104,21 @@ def _find_row(tenant: str, user_name: str | None) -> ZohoToken:
 def environment_for(row: ZohoToken) -> DataCenter.Environment:
     """The SDK environment of a token: its data center's, or built from its api domain.
 
-    Real Zoho api domains map to the SDK's data centers (``DataCenter.get``); any other
-    domain (a proxy, the fake Zoho in tests) gets the configured accounts server.
+    Real Zoho api domains map to the SDK's data centers (``DataCenter.get``); the configured
+    ``API_DOMAIN`` (a proxy, the fake Zoho in tests) gets the configured accounts server. A
+    stored api domain that is neither (``datacenters.trusted_api_domain``) is ignored with a
+    warning: the access token and the CRM data would go to it.
     """
-    api_domain = (row.api_domain or "").rstrip("/") or api_domain_for()
+    stored = row.api_domain or ""
+    api_domain = trusted_api_domain(stored) if stored else None
+    if stored and api_domain is None:
+        logger.warning(
+            "zoho_tokens: token %s names api domain %r, which is neither Zoho's nor "
+            "API_DOMAIN: ignored",
+            row.pk,
+            stored[:100],
+        )
+    api_domain = api_domain or api_domain_for()
     environment = DataCenter.get(api_domain)
     if environment is not None:
         return environment

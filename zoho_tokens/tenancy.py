@@ -38,9 +38,34 @@ def current_tenant() -> str:
     return _current_tenant.get()
 
 
-def _as_tenant(tenant: object) -> str:
-    """Tenants are strings; resolvers may return a primary key (``42`` becomes ``"42"``)."""
-    return "" if tenant is None else str(tenant)
+def as_tenant(value: object) -> str:
+    """A tenant as stored: a ``str`` as is, an ``int`` as its digits, a model instance as its
+    primary key; None is the default tenant ``""``.
+
+    Anything else (``True``/``False``, an arbitrary object) is an error rather than its
+    ``str()``: a company object's display name would make two companies called "Acme" share
+    one connection, and ``False`` would become a tenant called "False".
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    pk = getattr(getattr(value, "_meta", None), "pk", None)
+    if pk is not None and hasattr(value, "pk"):
+        key = value.pk  # type: ignore[attr-defined]
+        if key is not None and not isinstance(key, bool):
+            return str(key)
+        raise TenantMismatch(
+            f"a tenant given as a {type(value).__name__} instance needs a saved primary key",
+            code="tenant_type",
+        )
+    raise TenantMismatch(
+        f"a tenant must be a str, an int or a model instance (its primary key), not a "
+        f"{type(value).__name__}",
+        code="tenant_type",
+    )
 
 
 @contextmanager
@@ -49,7 +74,7 @@ def tenant_context(tenant: str | int | None) -> Iterator[str]:
 
     A ``ContextVar``: each thread and each asyncio task sees its own tenant.
     """
-    value = _as_tenant(tenant)
+    value = as_tenant(tenant)
     if zoho_settings.TENANT_FROM_SCHEMA:
         schema_tenant = tenant_from_connection()
         if value != schema_tenant:
@@ -69,10 +94,11 @@ def tenant_context(tenant: str | int | None) -> Iterator[str]:
 class TenantMiddleware:
     """Sets the current tenant per request from ``ZOHO_TOKENS["TENANT_RESOLVER"]``.
 
-    The resolver is a dotted path to a callable taking the request and returning the tenant
-    (a string or a primary key; None or "" for the default tenant). Put the middleware after
-    ``AuthenticationMiddleware`` so the resolver can read ``request.user``. The tenant is
-    also set as ``request.zoho_tenant``.
+    The resolver is a dotted path to a callable taking the request and returning the tenant:
+    a ``str``, an ``int`` or a model instance (its primary key); None or "" for the default
+    tenant. Anything else (a bool, another object) is a ``TenantMismatch`` error. Put the
+    middleware after ``AuthenticationMiddleware`` so the resolver can read ``request.user``.
+    The tenant is also set as ``request.zoho_tenant``.
     """
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
@@ -83,10 +109,25 @@ class TenantMiddleware:
             tenant = tenant_from_connection()
         else:
             resolver = _resolver()
-            tenant = _as_tenant(resolver(request) if resolver else None)
+            tenant = _resolved_tenant(resolver, request) if resolver else ""
         request.zoho_tenant = tenant
         with tenant_context(tenant):
             return self.get_response(request)
+
+
+def _resolved_tenant(resolver: Callable[[Any], Any], request: Any) -> str:
+    """The resolver's answer as a tenant; a clear error naming the resolver otherwise."""
+    answer = resolver(request)
+    try:
+        return as_tenant(answer)
+    except TenantMismatch as exc:
+        name = getattr(resolver, "__qualname__", repr(resolver))
+        problem = exc
+    raise TenantMismatch(
+        f"ZOHO_TOKENS['TENANT_RESOLVER'] ({name}) returned {type(answer).__name__} "
+        f"{str(answer)[:40]!r}: {problem}; return None for no tenant",
+        code="tenant_type",
+    )
 
 
 def _resolver() -> Callable[[Any], str | None] | None:
@@ -140,6 +181,16 @@ def django_tenants_resolver(request: Any) -> str | None:
     if not schema or schema == _public_schema():
         return None
     return str(schema)
+
+
+def permissions_shared_across_schemas() -> bool:
+    """django-tenants serves the token database and ``django.contrib.auth`` is not a tenant
+    app: one user table and one set of permissions for every tenant's host."""
+    from django.conf import settings
+
+    if schema_name() is None:
+        return False
+    return "django.contrib.auth" not in getattr(settings, "TENANT_APPS", ())
 
 
 def installed_here(using: str | None = None) -> bool:

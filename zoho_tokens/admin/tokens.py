@@ -34,6 +34,7 @@ from zoho_tokens.exceptions import ZohoTokensError
 from zoho_tokens.forms import ConnectForm
 from zoho_tokens.health import ATTENTION, NEEDS_PERSON, reason_in_words
 from zoho_tokens.models import TokenAuditEvent, TokenStatus, ZohoToken, ZohoTokenQuerySet
+from zoho_tokens.tenancy import current_tenant
 
 STATUS_COLOURS = {
     TokenStatus.ACTIVE: "#2e7d32",
@@ -350,8 +351,9 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
     ) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        tenant = getattr(request, "zoho_tenant", "")
-        form = ConnectForm(request.POST or None, tenant=tenant)
+        tenant = getattr(request, "zoho_tenant", None)
+        tenant = current_tenant() if tenant is None else tenant
+        form = ConnectForm(request.POST or None, request=request, tenant=tenant)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

@@ -12,7 +12,12 @@ from django.views.decorators.debug import sensitive_variables
 
 from zoho_tokens import audit, oauth_client, rows, signals
 from zoho_tokens.conf import zoho_settings
-from zoho_tokens.datacenters import accounts_base_url, api_domain_for, trusted_accounts_url
+from zoho_tokens.datacenters import (
+    accounts_base_url,
+    api_domain_for,
+    trusted_accounts_url,
+    trusted_api_domain,
+)
 from zoho_tokens.exceptions import (
     ConfigurationError,
     DatabaseNotReady,
@@ -62,8 +67,17 @@ def exchange_grant(
             client_secret=client_secret,
             redirect_url=redirect_url,
         )
-        api_domain = answer.api_domain or api_domain_for(data_center, environment)
-        user_name = oauth_client.current_user_name(api_domain, answer.access_token)
+        answered = answer.api_domain or api_domain_for(data_center, environment)
+        api_domain = trusted_api_domain(answered)
+        if api_domain is None:
+            # The access token would go to it (the user name lookup, then every CRM call).
+            failure = ServiceError(
+                f"Zoho's answer names api domain {answered[:100]!r}, which is neither a Zoho "
+                "API domain nor ZOHO_TOKENS['API_DOMAIN']: nothing was sent to it or stored"
+            )
+            _grant_failed("untrusted_api_domain", tenant=tenant, source=source, actor=actor)
+        else:
+            user_name = oauth_client.current_user_name(api_domain, answer.access_token)
     except ZohoError as exc:
         failure = ZohoRequestFailed.from_zoho(exc)
         _grant_failed(str(exc.code), tenant=tenant, source=source, actor=actor)
