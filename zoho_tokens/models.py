@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,11 +185,53 @@ def generate_id() -> str:
     return str((int(time.time() * 1000) << 20) | secrets.randbits(20))
 
 
+#: Rows fetched per round trip by ``ZohoTokenQuerySet.exactly``.
+EXACT_CHUNK = 2000
+
+
 class ZohoTokenQuerySet(models.QuerySet):
     """Selections the services, commands, admin and tasks share."""
 
     def for_tenant(self, tenant: str | None) -> ZohoTokenQuerySet:
+        """The database's idea of ``tenant``'s rows: iterate them through ``exactly()``."""
         return self.filter(tenant=tenant or "")
+
+    def exactly(
+        self,
+        tenant: str | None = None,
+        *,
+        user_name: str | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> Iterator[ZohoToken]:
+        """This selection's rows of ``tenant`` (None: every tenant), of ``user_name`` and of
+        ``ids`` when given, each compared again in Python, exactly: the one tenant-scoped
+        selection that export, purge, list, refresh sweeps, tasks, import and revoke use.
+
+        Why in Python: the database compares with the column's collation, and a loose one
+        (``utf8mb4_general_ci`` after a DBA's ``CONVERT TO``, a nondeterministic ICU
+        collation on PostgreSQL; check E010) makes tenant ``ACME``, ``Acmé`` or ``acme `` equal
+        to ``acme``. The filters still run in SQL (and use the indexes); this drops what
+        they let through. Rows come in chunks (``iterator``), so a big tenant streams.
+        """
+        selected = self
+        if tenant is not None:
+            selected = selected.for_tenant(tenant)
+            tenant = tenant or ""
+        if user_name is not None:
+            selected = selected.filter(user_name=user_name)
+        wanted = None
+        if ids is not None:
+            wanted = set(ids)
+            selected = selected.filter(pk__in=wanted)
+        row: Any
+        for row in selected.iterator(chunk_size=EXACT_CHUNK):
+            if tenant is not None and row.tenant != tenant:
+                continue
+            if user_name is not None and row.user_name != user_name:
+                continue
+            if wanted is not None and row.pk not in wanted:
+                continue
+            yield row
 
     def with_status(self, now: int | None = None) -> ZohoTokenQuerySet:
         """Annotate ``token_status`` (see ``status_rules``); filter on it like a column."""

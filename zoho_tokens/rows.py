@@ -10,7 +10,7 @@ refresh lease; every write runs on ``token_db()`` in one short transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q, QuerySet
@@ -28,6 +28,7 @@ from zoho_tokens.models import (
     AuditAction,
     ReplacedRefreshToken,
     ZohoToken,
+    ZohoTokenQuerySet,
     generate_id,
     token_db,
 )
@@ -485,8 +486,11 @@ def purge(
     origin = signals.current_origin()
     deleted: list[str] = []
     with transaction.atomic(using=token_db()):
-        found = queryset.using(token_db()).values_list("pk", "user_name", "tenant")
-        who = [(pk, name, t) for pk, name, t in found if not exact_tenant or t == tenant]
+        found = cast(
+            ZohoTokenQuerySet, queryset.using(token_db()).only("pk", "user_name", "tenant")
+        )
+        selected = found.exactly(tenant if exact_tenant else None)
+        who = [(row.pk, row.user_name, row.tenant) for row in selected]
         ids = [pk for pk, _name, _t in who]
         for start in range(0, len(ids), batch_size):
             chunk = ids[start : start + batch_size]

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 
 from zoho_tokens import rows, signals
 from zoho_tokens.exceptions import ServiceError
-from zoho_tokens.models import TokenStatus, ZohoToken
+from zoho_tokens.models import TokenStatus, ZohoToken, ZohoTokenQuerySet
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class PurgeSelection:
             return "--all cannot be combined with --status, --invalid or --older-than"
         return ""
 
-    def queryset(self) -> QuerySet:
+    def queryset(self) -> ZohoTokenQuerySet:
         selected = ZohoToken.objects.all()
         if self.tenant is not None:
             selected = selected.for_tenant(self.tenant)
@@ -53,6 +53,10 @@ class PurgeSelection:
             selected = selected.not_updated_since(self.older_than_days)
         return selected.order_by("tenant", "user_name", "id")
 
+    def rows(self) -> list[ZohoToken]:
+        """The selected rows, tenant compared exactly (``ZohoToken.objects.exactly``)."""
+        return list(self.queryset().exactly(self.tenant))
+
 
 def purge(
     selection: QuerySet | PurgeSelection,
@@ -62,10 +66,12 @@ def purge(
     actor: Any = None,
 ) -> list[str]:
     """Delete rows locally (no call to Zoho): one audit row and one ``tokens_purged``."""
+    scoped = False
     if isinstance(selection, PurgeSelection):
         if selection.problem():
             raise ServiceError(selection.problem())
+        scoped = selection.tenant is not None
         tenant = selection.tenant or tenant
         selection = selection.queryset()
     with signals.origin(source, actor):
-        return rows.purge(selection, tenant=tenant)
+        return rows.purge(selection, tenant=tenant, exact_tenant=scoped)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
-from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from zoho_tokens import refresh, signals
@@ -215,21 +214,19 @@ def select_for_refresh(
     *,
     expiring_within: int | None = None,
     tenant: str | None = None,
-) -> QuerySet:
+) -> list[ZohoToken]:
     """The named tokens, or every token (of ``tenant``), soonest expiry first.
 
     Invalid tokens are selected too: they are never sent to Zoho, but a sweep reports them
-    every time, so a scheduler keeps saying that someone must connect again.
+    every time, so a scheduler keeps saying that someone must connect again. Tenant and ids
+    are compared exactly (``ZohoToken.objects.exactly``), whatever the column's collation.
     """
     selected = ZohoToken.objects.all()
-    if tenant is not None:
-        selected = selected.for_tenant(tenant)
-    ids = list(ids)
-    if ids:
-        selected = selected.filter(pk__in=ids)
     if expiring_within is not None:
         selected = selected.expiring_within(expiring_within)
-    return selected.order_by("expiry_time", "id")
+    ids = list(ids)
+    ordered = selected.order_by("expiry_time", "id")
+    return list(ordered.exactly(tenant, ids=ids or None))
 
 
 #: Zoho failures that say nothing about the token (the request or the server failed): a

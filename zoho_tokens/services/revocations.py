@@ -105,7 +105,7 @@ def revoke_tokens(
         found = list(selection)
     else:
         ids = list(dict.fromkeys(selection))
-        by_id = {row.pk: row for row in ZohoToken.objects.filter(pk__in=ids)}
+        by_id = {row.pk: row for row in ZohoToken.objects.exactly(ids=ids)}
         report.missing = [i for i in ids if i not in by_id]
         found = [by_id[i] for i in ids if i in by_id]
     report.outcomes = [revoke(row, source=source, actor=actor) for row in found]

@@ -74,7 +74,7 @@ def handle(command: Any, options: dict[str, Any]) -> int:
     if problem := selection.problem():
         command.stderr.write(problem)
         return 1
-    matched = list(selection.queryset())
+    matched = selection.rows()
     if options.get("dry_run"):
         for row in matched:
             command.stdout.write(f"would purge {services.label(row)}")
