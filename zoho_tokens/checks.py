@@ -16,7 +16,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections, router
 from django.utils.module_loading import import_string
 
-from zoho_tokens import collation, crypto, tenancy
+from zoho_tokens import collation, crypto, keys, tenancy
 from zoho_tokens.conf import key_list, zoho_settings
 from zoho_tokens.datacenters import DATA_CENTERS, ENVIRONMENTS
 from zoho_tokens.exceptions import ConfigurationError
@@ -48,6 +48,7 @@ class CheckId:
     ROWS_ON_DERIVED_KEY = "zoho_tokens.W010"
     UNREADABLE_ROWS = "zoho_tokens.W011"
     NO_KEY_AT_ALL = "zoho_tokens.W012"
+    ROWS_ON_OLD_KEY = "zoho_tokens.W021"
 
 
 @register(Tags.security, deploy=False)
@@ -380,6 +381,21 @@ def check_rows_on_derived_keys(
                 hint="Move them to ZOHO_TOKENS['ENCRYPTION_KEYS'][0]: "
                 "python manage.py zoho_tokens rotate-keys",
                 id=CheckId.ROWS_ON_DERIVED_KEY,
+            )
+        )
+    try:
+        old = keys.rows_on_old_keys(connection.alias)
+    except (DatabaseError, ConfigurationError):
+        old = []
+    for entry in old:
+        messages.append(
+            Warning(
+                f"{entry.rows} Zoho tokens are still encrypted with "
+                f"ZOHO_TOKENS['ENCRYPTION_KEYS'][{entry.position}] (key id {entry.key_id}), not "
+                "the first key: removing that key would make them unreadable.",
+                hint="Move them to the first key before removing it: "
+                "python manage.py zoho_tokens rotate-keys (--dry-run counts them).",
+                id=CheckId.ROWS_ON_OLD_KEY,
             )
         )
     if unreadable:

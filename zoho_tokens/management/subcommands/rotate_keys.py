@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoho_tokens.keys import rotate_keys
+from zoho_tokens.keys import rotate_keys, rows_on_old_keys
 from zoho_tokens.management.cli import progress_bar
 
 HELP = (
@@ -18,6 +18,11 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=200, help="rows per transaction (default 200)"
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="count the tokens still on a key other than the first; change nothing",
+    )
 
 
 def handle(command: Any, options: dict[str, Any]) -> int:
@@ -25,6 +30,19 @@ def handle(command: Any, options: dict[str, Any]) -> int:
     if batch < 1:
         command.stderr.write("--batch-size must be at least 1")
         return 1
+    if options.get("dry_run"):
+        old = rows_on_old_keys()
+        for entry in old:
+            command.stdout.write(
+                f"{entry.rows} tokens on ZOHO_TOKENS['ENCRYPTION_KEYS'][{entry.position}] "
+                f"(key id {entry.key_id})"
+            )
+        total = sum(entry.rows for entry in old)
+        command.stdout.write(
+            f"rotate-keys (dry run): {total} tokens on a configured key other than the first; "
+            "nothing changed. Run 'manage.py zoho_tokens rotate-keys' to move them."
+        )
+        return 0
     result = rotate_keys(batch_size=batch, progress=progress_bar())
     command.stdout.write(
         f"rotate-keys: {result.rows} tokens checked, {result.values} values re-encrypted "
