@@ -287,6 +287,14 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
             .order_by("-created_at", "-id")
         )
 
+    def may_read_audit(self, request: HttpRequest) -> bool:
+        """The audit trail is ``TokenAuditEvent``'s to show: who connected, revoked or purged
+        which Zoho user, from where, when. Its own view permission guards it here too, so a
+        user who may only list tokens (``view_zohotoken``) does not read it through the token
+        page or History (deleted tokens' History included)."""
+        opts = TokenAuditEvent._meta
+        return request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}")
+
     def _audit_url(self, object_id: str) -> str:
         changelist = reverse(f"{self.admin_site.name}:zoho_tokens_tokenauditevent_changelist")
         return f"{changelist}?{urlencode({'token_id': object_id})}"
@@ -299,6 +307,9 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
         extra_context: dict | None = None,
     ) -> HttpResponse:
         """The view-only token page, with its latest audit events (newest first) below."""
+        if not self.may_read_audit(request):
+            extra_context = {"audit_events": None, **(extra_context or {})}
+            return super().change_view(request, object_id, form_url, extra_context)
         events = self._audit_events(object_id)
         extra = {
             "audit_events": [_event_row(e) for e in events[:AUDIT_ON_TOKEN_PAGE]],
@@ -313,7 +324,7 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
     ) -> HttpResponse:
         """History is the audit trail (Django's change log never sees token changes: they
         happen in the SDK, commands and services). Shown also after the token is gone."""
-        if not self.has_view_permission(request):
+        if not self.has_view_permission(request) or not self.may_read_audit(request):
             raise PermissionDenied
         obj = self.get_object(request, object_id)
         events = self._audit_events(object_id)
