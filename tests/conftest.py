@@ -9,6 +9,7 @@ import os
 import shutil
 
 import pytest
+from django.core.cache import cache
 from zohocrmsdk.src.com.zoho.crm.api.dc.data_center import DataCenter
 from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer
 
@@ -35,10 +36,12 @@ pytest_plugins = ["zoho_tokens.testing.pytest_plugin"]
 
 @pytest.fixture(autouse=True)
 def _fresh_settings(monkeypatch):
-    """Settings caches and the SDK's process-global initializer start clean in every test;
-    the shared clock is read again; a refused refresh is asked again after 50 ms, not 1 s."""
+    """Settings caches, Django's cache (the connect rate limit counts users there) and the
+    SDK's process-global initializer start clean in every test; the shared clock is read
+    again; a refused refresh is asked again after 50 ms, not 1 s."""
     zoho_settings.reload()
     crypto.reset_keys()
+    cache.clear()
     refresh._clock["mono"] = float("-inf")
     monkeypatch.setattr(refresh, "REFUSAL_RECHECK_SECONDS", 0.05)
     yield

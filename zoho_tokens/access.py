@@ -22,8 +22,10 @@ at Zoho), and the admin's "Connect with a grant token" form.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 
 from zoho_tokens import tenancy
@@ -38,6 +40,45 @@ TENANT_BLIND = _(
     "Connecting Zoho CRM is switched off on this site: its CONNECT_PERMISSION cannot tell "
     "tenants apart. Ask an administrator (manage.py check explains)."
 )
+
+
+RATE_WINDOW = 60  # seconds
+RATE_SESSION_KEY = "zoho_tokens_connects"
+TOO_MANY = _(
+    "Too many Zoho CRM connection attempts: at most %(limit)s per minute. "
+    "Wait a minute, then start again from the Connect Zoho CRM page."
+)
+
+
+def connect_throttled(request: Any) -> bool:
+    """Count this connect; True when the user or the session is over ``CONNECT_RATE_LIMIT``
+    in the last minute (then it is not counted).
+
+    Each connect can end in a grant exchange (the client secret posted to Zoho) and audit
+    rows; the bound keeps a script from doing that hundreds of times. Per session in the
+    session, per user in Django's default cache (a shared cache bounds all processes; a
+    per-process one each process).
+    """
+    limit = zoho_settings.CONNECT_RATE_LIMIT
+    if not limit or limit <= 0:
+        return False
+    now = time.time()
+    session = getattr(request, "session", None)
+    mine = _recent(session.get(RATE_SESSION_KEY) if session is not None else None, now)
+    user_key = f"zoho_tokens:connects:{getattr(request.user, 'pk', '')}"
+    theirs = _recent(cache.get(user_key), now)
+    if len(mine) >= limit or len(theirs) >= limit:
+        return True
+    if session is not None:
+        session[RATE_SESSION_KEY] = [*mine, now]
+    cache.set(user_key, [*theirs, now], RATE_WINDOW)
+    return False
+
+
+def _recent(stamps: Any, now: float) -> list[float]:
+    if not isinstance(stamps, list):
+        return []
+    return [t for t in stamps if isinstance(t, (int, float)) and now - t < RATE_WINDOW]
 
 
 def tenants_in_use() -> bool:

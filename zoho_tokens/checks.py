@@ -43,6 +43,7 @@ class CheckId:
     UNKNOWN_NOTIFIER = "zoho_tokens.E020"
     WEBHOOK_INCOMPLETE = "zoho_tokens.E021"
     TENANT_BLIND_CONNECT_PERMISSION = "zoho_tokens.E021"
+    INVALID_CONNECT_RATE_LIMIT = "zoho_tokens.E022"
     DERIVED_ENCRYPTION_KEY = "zoho_tokens.W001"
     READS_ROUTED_ELSEWHERE = "zoho_tokens.W002"
     ROWS_ON_DERIVED_KEY = "zoho_tokens.W010"
@@ -199,6 +200,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 "says whether request.user administers that tenant; see "
                 "docs/explanation/trust-boundaries.md.",
                 id=CheckId.TENANT_BLIND_CONNECT_PERMISSION,
+            )
+        )
+    rate = zoho_settings.raw("CONNECT_RATE_LIMIT")
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate < 0:
+        messages.append(
+            Error(
+                f"ZOHO_TOKENS['CONNECT_RATE_LIMIT'] is {rate!r}: it must be a whole number of "
+                "web connects per user and per minute (0 turns the bound off).",
+                id=CheckId.INVALID_CONNECT_RATE_LIMIT,
             )
         )
     try:

@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     # Who may connect Zoho through the web flow: a permission name, or a callable
     # (request, tenant) -> bool (or a dotted path to one).
     "CONNECT_PERMISSION": "zoho_tokens.add_zohotoken",
+    # Web connects per user and per session in any 60 s (each one may post the client
+    # secret to Zoho and writes audit rows); 0 turns the bound off.
+    "CONNECT_RATE_LIMIT": 5,
     "SCOPES": "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ",
     "SUCCESS_URL": "/admin/zoho_tokens/zohotoken/",
     # Directory for the SDK's resource files (use_zoho); None: a temporary directory.
@@ -113,6 +116,7 @@ COERCE: dict[str, Callable[[Any], Any]] = {
     "API_DOMAIN": _url,
     "REFRESH_AHEAD_SECONDS": int,
     "HTTP_TIMEOUT": float,
+    "CONNECT_RATE_LIMIT": int,
     "REFRESH_WAIT_SECONDS": float,
     "AUDIT_LOG": bool,
     "TENANT_FROM_SCHEMA": bool,

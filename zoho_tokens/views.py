@@ -90,6 +90,11 @@ def connect(request: HttpRequest) -> HttpResponse:
     refusal = access.connect_refusal(request, tenant)
     if refusal is not None:
         return _error(request, refusal, 403)
+    if access.connect_throttled(request):
+        limit = zoho_settings.CONNECT_RATE_LIMIT
+        response = _error(request, access.TOO_MANY % {"limit": limit}, 429)
+        response["Retry-After"] = str(access.RATE_WINDOW)
+        return response
     try:
         auth_url = accounts_base_url() + AUTH_PATH
     except ZohoTokensError as exc:
