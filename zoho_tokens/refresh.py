@@ -154,7 +154,15 @@ def shared_now_ms() -> int:
 
 
 def needs_refresh(row: Any, ahead_seconds: int | None = None) -> bool:
-    """Whether ``row`` (a ``ZohoToken`` or the store's ``StoredRow``) is in the window."""
+    """Whether ``row`` (a ``ZohoToken`` or the store's ``StoredRow``) is in the window.
+
+    A row with a refresh token but no access token or no expiry (imported so, or a FileStore
+    row without one) needs it too: handed over like that, the SDK would refresh on its own,
+    without lease or timeout, and its failing frames hold the refresh token and the client
+    secret (error reports show them).
+    """
+    if row.expiry_time is None or not row.access_token_checksum:
+        return bool(row.refresh_token_checksum)
     ahead = zoho_settings.REFRESH_AHEAD_SECONDS if ahead_seconds is None else ahead_seconds
     if row.expiry_time is None:
         return False
@@ -175,8 +183,16 @@ def ensure_fresh(row: ZohoToken) -> ZohoToken:
             f"Zoho token {row.pk} ({row.user_name}) is invalid (Zoho: {row.invalid_reason}); "
             "connect this user again with 'manage.py zoho_login'"
         )
-    if not row.has_refresh_token or not row.client_id:
+    if not row.has_refresh_token:
         return row  # nothing we can refresh with; let the SDK decide
+    if not row.client_id:
+        if still_valid(row):
+            return row
+        # The SDK would post the refresh token without a client id and fail, secrets in hand.
+        raise TokenInvalidError(
+            f"Zoho token {row.pk} ({row.user_name}) has a refresh token but no client id, so "
+            "it cannot be refreshed; connect this user again with 'manage.py zoho_login'"
+        )
     return refresh_token(row)
 
 
