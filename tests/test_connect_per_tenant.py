@@ -250,3 +250,22 @@ def test_the_web_flow_refuses_a_non_string_tenant_like_none(settings, zoho_setti
     for tenant in (False, True, Company("Acme"), 7):
         assert access.connect_refusal(request, tenant) == access.NO_TENANT
     assert access.connect_refusal(request, "") is None  # no resolver: default tenant allowed
+
+
+# -- the documented callable (docs/explanation/trust-boundaries.md) --------------------------
+
+
+def test_the_documented_connect_permission_is_per_tenant(settings, zoho_settings_for):
+    from django.contrib.auth.models import Group
+
+    settings.ZOHO_TOKENS = {
+        **zoho_settings_for,
+        "TENANT_RESOLVER": RESOLVER,
+        "CONNECT_PERMISSION": "docs.examples.connect_permission.may_connect_zoho",
+    }
+    assert e021(settings.ZOHO_TOKENS) == []
+    ann = UserFactory(username="ann-of-alpha")
+    ann.groups.add(Group.objects.create(name="zoho-admins:alpha"))
+    assert on_host(ann, "alpha").get(reverse("zoho_tokens:connect")).status_code == 302
+    assert on_host(ann, "beta").get(reverse("zoho_tokens:connect")).status_code == 403
+    assert on_host(ann, None).get(reverse("zoho_tokens:connect")).status_code == 403
