@@ -20,6 +20,7 @@ from zoho_tokens import audit, crypto, lifecycle, signals
 from zoho_tokens.connections import is_transient, pause
 from zoho_tokens.datacenters import (
     issuer_of_api_domain,
+    origin_of,
     trusted_accounts_url,
     trusted_api_domain,
 )
@@ -81,13 +82,33 @@ def str_or_none(value: Any, name: str, max_length: int | None) -> str | None:
     return value
 
 
+def api_domain_for_sdk(value: str | None) -> str | None:
+    """``value`` if the access token may go there, else None: ``trusted_api_domain``, or the
+    API URL of the SDK environment the project initialised itself (code, not data: e.g. the
+    fake Zoho in its tests, a proxy)."""
+    if not value:
+        return None
+    trusted = trusted_api_domain(value)
+    if trusted is not None:
+        return trusted
+    try:
+        environment = getattr(Initializer.get_initializer(), "environment", None)
+    except Exception:
+        environment = None
+    url = str(getattr(environment, "url", "") or "").rstrip("/")
+    origin = origin_of(str(value).strip().rstrip("/"))
+    if url and origin is not None and origin == origin_of(url):
+        return origin
+    return None
+
+
 def check_api_domain(value: str | None) -> None:
     """Refuse an api domain that may not receive the access token (one line naming it)."""
-    if value and trusted_api_domain(value) is None:
+    if value and api_domain_for_sdk(value) is None:
         raise TokenStoreError(
             f"api_domain {value[:100]!r} is neither a Zoho API domain of a known data center "
-            "nor ZOHO_TOKENS['API_DOMAIN']: the access token would be sent there; fix the "
-            "value or set API_DOMAIN"
+            "nor ZOHO_TOKENS['API_DOMAIN'] (nor the SDK environment's URL): the access token "
+            "would be sent there; fix the value or set API_DOMAIN"
         )
 
 
@@ -192,7 +213,7 @@ def fill(token: OAuthToken, row: Any) -> OAuthToken:
             if field == "api_domain" and value:
                 # A stored api domain that is neither Zoho's nor API_DOMAIN is not handed to
                 # the SDK (it sends the access token there); None: its environment's URL.
-                value = trusted_api_domain(value)
+                value = api_domain_for_sdk(value)
             getattr(token, setter)(value)
     if token.get_expires_in() is None and row.expiry_time is not None:
         token.set_expires_in(str(row.expiry_time))
