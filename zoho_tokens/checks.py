@@ -7,6 +7,7 @@ instead of failing at its first use.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
@@ -14,9 +15,10 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections, router
+from django.db.models import Count
 from django.utils.module_loading import import_string
 
-from zoho_tokens import collation, crypto, keys, tenancy
+from zoho_tokens import collation, crypto, tenancy
 from zoho_tokens.conf import key_list, zoho_settings
 from zoho_tokens.datacenters import DATA_CENTERS, ENVIRONMENTS
 from zoho_tokens.exceptions import ConfigurationError
@@ -394,7 +396,7 @@ def check_rows_on_derived_keys(
             )
         )
     try:
-        old = keys.rows_on_old_keys(connection.alias)
+        old = rows_on_old_keys(connection.alias)
     except (DatabaseError, ConfigurationError):
         old = []
     for entry in old:
@@ -456,3 +458,38 @@ def check_notify(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@dataclass(frozen=True)
+class OldKeyRows:
+    """Rows still sealed with ``ENCRYPTION_KEYS[position]`` (a key other than the first)."""
+
+    position: int
+    key_id: str
+    rows: int
+
+
+def rows_on_old_keys(using: str | None = None) -> list[OldKeyRows]:
+    """Per configured key after the first: how many rows it still seals (one GROUP BY on
+    ``key_id``, nothing decrypted). Removing such a key makes those rows unreadable, so
+    check W021 and ``rotate-keys --dry-run`` say so while the key is still configured."""
+    configured = [crypto.fingerprint(key) for key in zoho_settings.ENCRYPTION_KEYS]
+    positions: dict[str, int] = {}
+    for position, key_id in enumerate(configured[1:], start=1):
+        if key_id != configured[0]:
+            positions.setdefault(key_id, position)
+    if not positions:
+        return []
+    counted = (
+        ZohoToken.objects.using(using or token_db())
+        .filter(key_id__in=list(positions))
+        .values("key_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    found = {row["key_id"]: row["n"] for row in counted}
+    return [
+        OldKeyRows(position, key_id, found[key_id])
+        for key_id, position in sorted(positions.items(), key=lambda item: item[1])
+        if found.get(key_id)
+    ]

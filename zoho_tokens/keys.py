@@ -19,10 +19,8 @@ from typing import Any
 
 from django.db import models, transaction
 from django.db.models import Case, F, Q, Value, When
-from django.db.models import Count
 
 from zoho_tokens import crypto
-from zoho_tokens.conf import zoho_settings
 from zoho_tokens.exceptions import ConfigurationError
 from zoho_tokens.fields import SECRET_FIELDS, open_value, secret_field
 from zoho_tokens.models import ZohoToken, token_db
@@ -150,38 +148,3 @@ def fill_key_ids(model: Any, using: str | None = None, batch_size: int = 200) ->
         manager.filter(pk=pk).update(key_id=key_id)
         changed += 1
     return changed
-
-
-@dataclass(frozen=True)
-class OldKeyRows:
-    """Rows still sealed with ``ENCRYPTION_KEYS[position]`` (a key other than the first)."""
-
-    position: int
-    key_id: str
-    rows: int
-
-
-def rows_on_old_keys(using: str | None = None) -> list[OldKeyRows]:
-    """Per configured key after the first: how many rows it still seals (one GROUP BY on
-    ``key_id``, nothing decrypted). Removing such a key makes those rows unreadable, so
-    check W021 and ``rotate-keys --dry-run`` say so while the key is still configured."""
-    configured = [crypto.fingerprint(key) for key in zoho_settings.ENCRYPTION_KEYS]
-    positions: dict[str, int] = {}
-    for position, key_id in enumerate(configured[1:], start=1):
-        if key_id != configured[0]:
-            positions.setdefault(key_id, position)
-    if not positions:
-        return []
-    counted = (
-        ZohoToken.objects.using(using or token_db())
-        .filter(key_id__in=list(positions))
-        .values("key_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    found = {row["key_id"]: row["n"] for row in counted}
-    return [
-        OldKeyRows(position, key_id, found[key_id])
-        for key_id, position in sorted(positions.items(), key=lambda item: item[1])
-        if found.get(key_id)
-    ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoho_tokens.keys import rotate_keys, rows_on_old_keys
+from zoho_tokens.checks import rows_on_old_keys
+from zoho_tokens.keys import rotate_keys
 from zoho_tokens.management.cli import progress_bar
 
 HELP = (
