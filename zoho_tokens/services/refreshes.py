@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from zoho_tokens import refresh, signals
@@ -225,7 +226,8 @@ def select_for_refresh(
     if expiring_within is not None:
         selected = selected.expiring_within(expiring_within)
     ids = list(ids)
-    ordered = selected.order_by("expiry_time", "id")
+    # Light rows (id, tenant, user name): a sweep reloads each chunk in full (``_load``).
+    ordered = selected.order_by("expiry_time", "id").only("pk", "tenant", "user_name")
     return list(ordered.exactly(tenant, ids=ids or None))
 
 
