@@ -35,7 +35,7 @@ LOOK_ALIKES = ["ACME", "Acmé"]
 
 @pytest.fixture
 def loose():
-    """The tenant and user name (and, on MariaDB, id) columns compare loosely until the end."""
+    """The tenant column (on MariaDB also user name and id) compares loosely until the end."""
     if connection.vendor not in ("mysql", "postgresql"):
         pytest.skip("SQLite compares exactly unless a column is given a collation")
     with connection.cursor() as cursor:
@@ -52,10 +52,11 @@ def loose():
                 "CREATE COLLATION IF NOT EXISTS zt_loose "
                 "(provider = icu, locale = 'und-u-ks-level1', deterministic = false)"
             )
+            # The tenant column only: user_name has a text_pattern_ops index (migration
+            # 0008), which a nondeterministic collation cannot have.
             cursor.execute(
                 "ALTER TABLE zoho_tokens_zohotoken "
-                'ALTER COLUMN tenant TYPE varchar(64) COLLATE "zt_loose", '
-                'ALTER COLUMN user_name TYPE varchar(255) COLLATE "zt_loose"'
+                'ALTER COLUMN tenant TYPE varchar(64) COLLATE "zt_loose"'
             )
     assert collation.loose_columns(connection, ZohoToken)
     yield
