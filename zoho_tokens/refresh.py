@@ -246,7 +246,9 @@ def _same_domain(a: str | None, b: str | None) -> bool:
 
 
 def still_valid(row: Any) -> bool:
-    """The SDK would still use this access token (more than 5 s left)."""
+    """The SDK would still use this access token (there is one, with more than 5 s left)."""
+    if not getattr(row, "access_token_checksum", "x"):
+        return False  # no access token: the SDK would refresh on its own
     return row.expiry_time is not None and row.expiry_time - shared_now_ms() > SDK_THRESHOLD_MS
 
 
@@ -359,7 +361,10 @@ def _acquire(row: ZohoToken, seen_expiry: int | None, owner: str, *, force: bool
         may_ask |= ~Q(refresh_error=Throttled.default_code)
     due = Q()
     if not force and seen_expiry is not None:
-        due = Q(expiry_time__lte=now + int(zoho_settings.REFRESH_AHEAD_SECONDS) * 1000)
+        # ... or no access token at all (the SDK would refresh such a row on its own).
+        due = Q(expiry_time__lte=now + int(zoho_settings.REFRESH_AHEAD_SECONDS) * 1000) | Q(
+            access_token_checksum=""
+        )
     return bool(
         ZohoToken.objects.filter(pk=row.pk, expiry_time=seen_expiry, invalid_reason="")
         .filter(free, may_ask, due)
