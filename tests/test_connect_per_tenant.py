@@ -3,7 +3,7 @@
 - With tenants (a ``TENANT_RESOLVER``; host-based tenants are modelled by a header here), a
   user holding ``zoho_tokens.add_zohotoken`` connected her own Zoho account into tenant B by
   opening B's host: a permission name cannot tell tenants apart. Now every connect is refused
-  until ``CONNECT_PERMISSION`` is a callable ``(request, tenant)``, and check E021 says so.
+  until ``CONNECT_PERMISSION`` is a callable ``(request, tenant)``, and check E031 says so.
 - The admin's "Connect with a grant token" stored into any typed tenant even when the rule
   refused everyone; now its tenant goes through the same rule (a form error), and with
   tenants it is the request's tenant, never a typed one.
@@ -50,7 +50,7 @@ def on_host(user, tenant: str | None) -> Client:
     return client
 
 
-def e021(settings_dict) -> list:
+def e031(settings_dict) -> list:
     return [m for m in run_checks() if m.id == CheckId.TENANT_BLIND_CONNECT_PERMISSION]
 
 
@@ -93,7 +93,7 @@ def test_a_per_tenant_callable_connects_only_its_tenant(settings, zoho_settings_
 
 @pytest.mark.parametrize("tenants", ["resolver", "schema"])
 @pytest.mark.parametrize("permission", ["zoho_tokens.add_zohotoken", None], ids=["name", "none"])
-def test_check_e021_errors_for_a_tenant_blind_permission_with_tenants(
+def test_check_e031_errors_for_a_tenant_blind_permission_with_tenants(
     settings, tenants, permission
 ):
     settings.ZOHO_TOKENS = {
@@ -101,21 +101,21 @@ def test_check_e021_errors_for_a_tenant_blind_permission_with_tenants(
         **({"TENANT_RESOLVER": RESOLVER} if tenants == "resolver" else {}),
         **({"TENANT_FROM_SCHEMA": True} if tenants == "schema" else {}),
     }
-    found = e021(settings.ZOHO_TOKENS)
+    found = e031(settings.ZOHO_TOKENS)
     assert len(found) == 1 and found[0].level >= 40  # an Error
     assert repr(permission) in found[0].msg and "callable" in found[0].hint
 
 
-def test_check_e021_is_quiet_for_a_callable_or_without_tenants(settings):
+def test_check_e031_is_quiet_for_a_callable_or_without_tenants(settings):
     settings.ZOHO_TOKENS = {"TENANT_RESOLVER": RESOLVER, "CONNECT_PERMISSION": alpha_admins}
-    assert e021(settings.ZOHO_TOKENS) == []
+    assert e031(settings.ZOHO_TOKENS) == []
     settings.ZOHO_TOKENS = {
         "TENANT_RESOLVER": RESOLVER,
         "CONNECT_PERMISSION": f"{__name__}.alpha_admins",
     }
-    assert e021(settings.ZOHO_TOKENS) == []
+    assert e031(settings.ZOHO_TOKENS) == []
     settings.ZOHO_TOKENS = {"CONNECT_PERMISSION": "zoho_tokens.add_zohotoken"}
-    assert e021(settings.ZOHO_TOKENS) == []
+    assert e031(settings.ZOHO_TOKENS) == []
 
 
 # -- finding 1: the admin's grant-token form ---------------------------------------------------
@@ -263,7 +263,7 @@ def test_the_documented_connect_permission_is_per_tenant(settings, zoho_settings
         "TENANT_RESOLVER": RESOLVER,
         "CONNECT_PERMISSION": "docs.examples.connect_permission.may_connect_zoho",
     }
-    assert e021(settings.ZOHO_TOKENS) == []
+    assert e031(settings.ZOHO_TOKENS) == []
     ann = UserFactory(username="ann-of-alpha")
     ann.groups.add(Group.objects.create(name="zoho-admins:alpha"))
     assert on_host(ann, "alpha").get(reverse("zoho_tokens:connect")).status_code == 302

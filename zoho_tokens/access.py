@@ -13,7 +13,7 @@ tenant then run as, so connecting is an administrator's act, not any member's:
   enough: Django's permissions are global (with django-tenants they live in the public
   schema), so a user allowed for one tenant would be allowed for every tenant's host. Only
   a callable ``(request, tenant)`` can say yes per tenant; with a permission name (or None)
-  every connect is refused and system check E014 says why.
+  every connect is refused and system check E031 says why.
 
 Every path that stores a grant asks ``connect_refusal``: the web flow's connect, its callback
 (again, for the tenant bound to the state, since rights may have changed while the user was

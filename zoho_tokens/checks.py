@@ -44,14 +44,14 @@ class CheckId:
     INVALID_AUDIT_RETENTION = "zoho_tokens.E025"
     UNKNOWN_NOTIFIER = "zoho_tokens.E020"
     WEBHOOK_INCOMPLETE = "zoho_tokens.E021"
-    TENANT_BLIND_CONNECT_PERMISSION = "zoho_tokens.E021"
-    INVALID_CONNECT_RATE_LIMIT = "zoho_tokens.E022"
+    TENANT_BLIND_CONNECT_PERMISSION = "zoho_tokens.E031"
+    INVALID_CONNECT_RATE_LIMIT = "zoho_tokens.E032"
     DERIVED_ENCRYPTION_KEY = "zoho_tokens.W001"
     READS_ROUTED_ELSEWHERE = "zoho_tokens.W002"
     ROWS_ON_DERIVED_KEY = "zoho_tokens.W010"
     UNREADABLE_ROWS = "zoho_tokens.W011"
     NO_KEY_AT_ALL = "zoho_tokens.W012"
-    ROWS_ON_OLD_KEY = "zoho_tokens.W021"
+    ROWS_ON_OLD_KEY = "zoho_tokens.W031"
 
 
 @register(Tags.security, deploy=False)
@@ -472,7 +472,7 @@ class OldKeyRows:
 def rows_on_old_keys(using: str | None = None) -> list[OldKeyRows]:
     """Per configured key after the first: how many rows it still seals (one GROUP BY on
     ``key_id``, nothing decrypted). Removing such a key makes those rows unreadable, so
-    check W021 and ``rotate-keys --dry-run`` say so while the key is still configured."""
+    check W031 and ``rotate-keys --dry-run`` say so while the key is still configured."""
     configured = [crypto.fingerprint(key) for key in zoho_settings.ENCRYPTION_KEYS]
     positions: dict[str, int] = {}
     for position, key_id in enumerate(configured[1:], start=1):

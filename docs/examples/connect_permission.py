@@ -1,7 +1,7 @@
 """``ZOHO_TOKENS["CONNECT_PERMISSION"]`` for a project with tenants.
 
 With a ``TENANT_RESOLVER``, ``TENANT_FROM_SCHEMA`` or django-tenants sharing its users, a
-permission name cannot tell tenants apart (check ``zoho_tokens.E021``): say per tenant who
+permission name cannot tell tenants apart (check ``zoho_tokens.E031``): say per tenant who
 may connect Zoho CRM for it. Here: members of the group ``zoho-admins:<tenant>``.
 
     ZOHO_TOKENS = {
