@@ -252,7 +252,7 @@ def test_the_web_flow_refuses_a_non_string_tenant_like_none(settings, zoho_setti
     assert access.connect_refusal(request, "") is None  # no resolver: default tenant allowed
 
 
-# -- the documented callable (docs/explanation/trust-boundaries.md) --------------------------
+# -- the documented callable: docs/examples/connect_permission.py (trust-boundaries.md) --
 
 
 def test_the_documented_connect_permission_is_per_tenant(settings, zoho_settings_for):
