@@ -112,7 +112,8 @@ def live_token(fake_zoho, zoho_settings_for):
     the fake issued; its API domain and the settings point at the fake.
 
     The user name is ``"<email>:<zgid>"`` of the fake's Zoho user. ``registered=False``
-    stores a refresh token Zoho does not know (revoked or never issued).
+    stores a refresh token Zoho does not know (revoked or never issued); ``scope`` is what
+    the fake's grant carried (comma-separated; default ``testing.tokens.SCOPE``).
     """
 
     def make(
@@ -120,6 +121,7 @@ def live_token(fake_zoho, zoho_settings_for):
         *,
         expires_in_ms: int = 3_600_000,
         registered: bool = True,
+        scope: str | None = None,
         **fields,
     ):
         if user_name is not None:
@@ -134,6 +136,7 @@ def live_token(fake_zoho, zoho_settings_for):
                 zgid=zgid,
                 client_id=row.client_id,
                 client_secret=row.client_secret,
+                **({"scope": scope} if scope else {}),
             )
             if "access_token" not in fields:
                 row.access_token = fake_zoho.issue_access_token(row.refresh_token)

@@ -136,6 +136,43 @@ def herd(args: argparse.Namespace) -> None:
             _report(ok=False, error=_error(exc))
 
 
+def http(args: argparse.Namespace) -> None:
+    """One ``requests`` call with ``zoho_tokens.http.ZohoAuth`` per round (not the SDK)."""
+    import requests
+
+    _setup_django()
+    from zoho_tokens.http import ZohoAuth
+
+    auth = ZohoAuth(user_name=args.user)
+    for _ in _rounds():
+        try:
+            response = requests.get(args.url, auth=auth, timeout=10)
+            ok = response.status_code == 200
+            _report(ok=ok, error="" if ok else f"HTTP {response.status_code}: {response.text}")
+        except Exception as exc:
+            _report(ok=False, error=_error(exc))
+
+
+def fake(args: argparse.Namespace) -> None:
+    """A fake Zoho in a process of its own (its request threads then do not compete with the
+    test's event loop for the GIL): knows one refresh token, prints its URL and an access
+    token as one JSON line, serves until stdin closes. Drop a token and read the counters
+    over HTTP (``/fake/access-tokens/drop``, ``/fake/counters``)."""
+    from zoho_tokens.testing import FakeZoho
+
+    with FakeZoho() as zoho:
+        zoho.add_refresh_token(
+            args.refresh_token,
+            email=args.email,
+            zgid=args.zgid,
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            scope=args.scope,
+        )
+        _report(url=zoho.url, access_token=zoho.issue_access_token(args.refresh_token))
+        sys.stdin.read()
+
+
 def _api_error(body: Any) -> str:
     for getter in ("get_message", "get_code"):
         method = getattr(body, getter, None)
@@ -312,6 +349,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--resource-path", required=True)
     p.add_argument("--init-each-round", action="store_true")
     p.set_defaults(func=herd)
+
+    p = sub.add_parser("http", help="one requests call with ZohoAuth per round")
+    p.add_argument("--user", required=True)
+    p.add_argument("--url", required=True)
+    p.set_defaults(func=http)
+
+    p = sub.add_parser("fake", help="a fake Zoho in its own process")
+    for name in ("refresh-token", "email", "zgid", "client-id", "client-secret", "scope"):
+        p.add_argument(f"--{name}", required=True)
+    p.set_defaults(func=fake)
 
     p = sub.add_parser("save", help="save a token for a user")
     p.add_argument("--user", required=True)

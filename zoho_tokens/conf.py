@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "ENVIRONMENT": "production",
     "ACCOUNTS_URL": None,
     "API_DOMAIN": None,
+    # Hosts besides Zoho's API hosts (and API_DOMAIN) that may receive access tokens
+    # (zoho_tokens.http): "host" (https) or "scheme://host[:port]", e.g. a proxy.
+    "API_HOSTS": [],
     "ENCRYPTION_KEYS": [],
     "REFRESH_AHEAD_SECONDS": 60,
     "HTTP_TIMEOUT": 10,
@@ -110,6 +113,7 @@ def _optional_int(value: Any) -> int | None:
 
 COERCE: dict[str, Callable[[Any], Any]] = {
     "ENCRYPTION_KEYS": key_list,
+    "API_HOSTS": key_list,
     "DATA_CENTER": _lower("us"),
     "ENVIRONMENT": _lower("production"),
     "ACCOUNTS_URL": _url,

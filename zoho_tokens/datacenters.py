@@ -227,3 +227,88 @@ def trusted_api_domain(url: str | None) -> str | None:
     if any(origin in dc.api_origins() for dc in DATA_CENTERS.values()):
         return origin
     return None
+
+
+# -- where an access token may be sent (zoho_tokens.http) ----------------------------------
+# An access token opens the user's data in every Zoho product its scopes cover, so it goes
+# only to Zoho's API hosts of the data center that issued it. From Zoho's API docs (each
+# product's "API root endpoint"/"domain-specific API URLs" page), per data center domain:
+#: Hosts on the data center's ``zohoapis`` domain: CRM (``/crm/v8``, COQL), Books
+#: (``/books/v3``), Inventory, Invoice, Bigin, Bookings, Creator, WorkDrive, ...
+ZOHOAPIS_PREFIXES = ("www", "sandbox", "developer", "content", "download")
+#: Products with their own API host on the data center's ``zoho`` domain (``zoho.eu``,
+#: ``zohocloud.ca``...): Desk ``desk.zoho.eu/api/v1``, Projects
+#: ``projectsapi.zoho.eu/restapi``, Books/Inventory/Invoice's older ``<product>.zoho.eu/api``,
+#: Campaigns, Recruit, People, Mail, Analytics, Sign, Cliq, Expense, Creator.
+PRODUCT_API_HOSTS = (
+    "desk",
+    "projectsapi",
+    "books",
+    "inventory",
+    "invoice",
+    "campaigns",
+    "recruit",
+    "people",
+    "mail",
+    "analyticsapi",
+    "sign",
+    "cliq",
+    "expense",
+    "creator",
+    "workdrive",
+)
+
+
+def zoho_domain(dc: DataCenter) -> str:
+    """The data center's product domain: ``accounts.zoho.eu`` -> ``zoho.eu``."""
+    return host_of(dc.accounts_url).removeprefix("accounts.")
+
+
+def api_hosts(data_center: str) -> frozenset[str]:
+    """Every Zoho API host of ``data_center`` that may receive its access tokens (https)."""
+    dc = get(data_center)
+    zoho = zoho_domain(dc)
+    return frozenset(
+        [f"{prefix}.{dc.api_suffix}" for prefix in ZOHOAPIS_PREFIXES]
+        + [f"{product}.{zoho}" for product in PRODUCT_API_HOSTS]
+    )
+
+
+def configured_api_origins() -> set[str]:
+    """``API_DOMAIN`` and ``API_HOSTS`` as origins: hosts a project chose to trust (a proxy,
+    the fake Zoho). An ``API_HOSTS`` entry without a scheme means https."""
+    entries = [zoho_settings.API_DOMAIN, *zoho_settings.API_HOSTS]
+    origins = set()
+    for entry in entries:
+        if not entry:
+            continue
+        text = str(entry).strip().rstrip("/")
+        origin = origin_of(text if "://" in text else f"https://{text}")
+        if origin:
+            origins.add(origin)
+    return origins
+
+
+def access_token_may_go_to(url: str, api_domain: str | None) -> bool:
+    """Whether a request to ``url`` may carry an access token of a token of ``api_domain``.
+
+    Yes for https to a Zoho API host of the token's data center (from its api domain, else
+    ``DATA_CENTER``), and for the origins of ``API_DOMAIN`` and ``API_HOSTS``; no for
+    anything else, plain http to Zoho included.
+    """
+    try:
+        parts = urlsplit(str(url).strip())
+        port = parts.port
+    except ValueError:
+        return False
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        return False
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    if origin in configured_api_origins():
+        return True
+    if parts.scheme != "https" or port not in (None, 443):
+        return False
+    return host in api_hosts(data_center_of(api_domain) or zoho_settings.DATA_CENTER)

@@ -252,13 +252,17 @@ def still_valid(row: Any) -> bool:
     return row.expiry_time is not None and row.expiry_time - shared_now_ms() > SDK_THRESHOLD_MS
 
 
-def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
+def refresh_token(row: ZohoToken, *, force: bool = False, rejected: bool = False) -> ZohoToken:
     """Refresh ``row`` once across workers; return the row holding the new access token.
 
     ``force`` refreshes even outside the window (``zoho_tokens refresh``), still once, and
     also during a failure backoff (an operator asking once is no storm); it never asks Zoho
-    during a throttle hold-back.
+    during a throttle hold-back. ``rejected`` says Zoho refused the current access token
+    (HTTP 401 ``INVALID_TOKEN``, ``zoho_tokens.http``): refresh outside the window too, and
+    wait for the new token rather than hand back the dead one, but respect every backoff
+    (a refused refresh raises ``RefreshRefused``).
     """
+    usable = not force and not rejected
     seen_expiry = row.expiry_time
     owner = uuid.uuid4().hex
     deadline = time.monotonic() + max(zoho_settings.REFRESH_WAIT_SECONDS, lease_seconds() + 1)
@@ -267,12 +271,12 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
     while True:
         held_back = _held_back(current, force=force)
         if held_back:
-            if still_valid(current) and not force:
+            if usable and still_valid(current):
                 return current
             raise RefreshRefused(held_back, current.refresh_error)
         if retrying(lambda: _acquire(row, seen_expiry, owner, force=force)):
             try:
-                return _refresh_as_owner(row, owner, force=force)
+                return _refresh_as_owner(row, owner, force=force or rejected)
             finally:
                 _release(row, owner)  # whatever failed above: never leave the lease held
         current = _reload(row)
@@ -280,7 +284,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
             metrics.lease_waited(time.monotonic() - waiting)
             return current  # another worker refreshed it
         if current.invalid_reason:
-            if still_valid(current) and not force:
+            if usable and still_valid(current):
                 return current
             raise TokenInvalidError(
                 f"Zoho token {row.pk} ({row.user_name}) is invalid "
@@ -288,7 +292,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False) -> ZohoToken:
             )
         if _held_back(current, force=force):
             continue  # the owner failed meanwhile: say so above
-        if still_valid(current) and not force:
+        if usable and still_valid(current):
             return current  # another worker is refreshing; this token still works
         if time.monotonic() > deadline:
             raise TokenStoreError(

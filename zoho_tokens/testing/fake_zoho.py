@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from zoho_tokens.testing import consent
+from zoho_tokens.testing import consent, products
 from zoho_tokens.testing.identities import GrantCode, ZohoIdentity
 from zoho_tokens.testing.records import RecordStore
 from zoho_tokens.testing.replies import (
@@ -54,6 +54,10 @@ __all__ = ["FakeZoho", "GrantCode", "LockedCounter", "ZohoIdentity"]
 
 TOKEN_PATH = "/oauth/v2/token"
 REVOKE_PATH = "/oauth/v2/token/revoke"
+#: Test controls over HTTP, for a fake running in another process: ``drop_access_token``
+#: (form ``token=...``) and a snapshot of ``counters``.
+DROP_PATH = "/fake/access-tokens/drop"
+COUNTERS_PATH = "/fake/counters"
 #: Every CRM API major the SDKs call: zohocrmsdk6_0 uses /crm/v6, 7_0 /crm/v7, 8_0 /crm/v8.
 CRM_PATH = re.compile(r"^/crm/v[678]/(?P<rest>[^/]+(?:/[^/]+)?)$")
 AUTH_PREFIX = "Zoho-oauthtoken "
@@ -176,9 +180,16 @@ class FakeZoho:
     """
 
     def __init__(
-        self, expires_in: int = 3600, refresh_limit: int = 10, refresh_window: float = 600.0
+        self,
+        expires_in: int = 3600,
+        refresh_limit: int = 10,
+        refresh_window: float = 600.0,
+        live_access_tokens: int = 30,
     ) -> None:
         self.expires_in: int = expires_in
+        #: Zoho's cap of live access tokens per refresh token: minting one more drops the
+        #: oldest (whose next API call gets 401 INVALID_TOKEN).
+        self.live_access_tokens: int = live_access_tokens
         self.refresh_limit: int = refresh_limit
         self.refresh_window: float = refresh_window
         #: Seconds a grant code stays usable (Zoho: 3 minutes).
@@ -402,15 +413,17 @@ class FakeZoho:
         company: str = "Example Inc",
         client_id: str | None = None,
         client_secret: str | None = None,
+        scope: str = SCOPE,
     ) -> str:
         """Register a one-time grant code for a Zoho user and return it.
 
         With client_id/client_secret set the exchange must present exactly those;
-        with None any client is accepted (most tests do not care).
+        with None any client is accepted (most tests do not care). ``scope``: the
+        comma-separated scopes the grant carries (Zoho answers them at exchange and refresh).
         """
         identity = ZohoIdentity(email, zgid, user_id, org_id, company)
         with self._lock:
-            return self._mint_grant(identity, client_id, client_secret, code=code)
+            return self._mint_grant(identity, client_id, client_secret, code=code, scope=scope)
 
     def add_refresh_token(
         self,
@@ -423,13 +436,16 @@ class FakeZoho:
         company: str = "Example Inc",
         client_id: str | None = None,
         client_secret: str | None = None,
+        scope: str = SCOPE,
     ) -> str:
         """Register a valid refresh token directly, for tests that seed storage themselves."""
         refresh_token = refresh_token or zoho_token()
         identity = ZohoIdentity(email, zgid, user_id, org_id, company)
         with self._lock:
             self._register(identity)
-            self._refresh_tokens[refresh_token] = RefreshToken(identity, client_id, client_secret)
+            self._refresh_tokens[refresh_token] = RefreshToken(
+                identity, client_id, client_secret, scope=scope
+            )
         return refresh_token
 
     def issue_access_token(self, refresh_token: str) -> str:
@@ -448,6 +464,12 @@ class FakeZoho:
         with self._lock:
             for at in self._access_tokens.values():
                 at.expires_at = float("-inf")
+
+    def drop_access_token(self, access_token: str) -> None:
+        """Make Zoho forget one access token before its hour, as its cap of live access
+        tokens per refresh token does: the next API call with it gets 401 INVALID_TOKEN."""
+        with self._lock:
+            self._access_tokens[access_token].revoked = True
 
     def revoke_all(self) -> None:
         """Revoke every refresh token and access token, like a user removing the app."""
@@ -627,9 +649,35 @@ class FakeZoho:
             return json_reply(200, {"revoked": revoked})
         if method in ("GET", "POST") and path == consent.GRANTS_PATH:
             return self._grants_endpoint(method, params, lowered)
+        if path == DROP_PATH and method == "POST":
+            try:
+                self.drop_access_token(params.get("token", ""))
+            except KeyError:
+                return json_reply(404, {"error": "unknown_token"})
+            return json_reply(200, {"dropped": True})
+        if path == COUNTERS_PATH and method == "GET":
+            return json_reply(200, self.counters.snapshot())
+        if products.handles(method, path):
+            self.counters.incr("api")
+            return products.product_reply(
+                method, path, self._token_and_scopes(authorization), body, self._records.records
+            )
         if match:
             return self._crm(method, match["rest"], authorization, params, lowered, body)
         return json_reply(404, NOT_FOUND_BODY)
+
+    def _token_and_scopes(
+        self, authorization: str | None
+    ) -> tuple[ZohoIdentity, frozenset[str]] | None:
+        if not authorization or not authorization.startswith(AUTH_PREFIX):
+            return None
+        token = authorization[len(AUTH_PREFIX) :]
+        with self._lock:
+            who = self._identity_for_access_token(token)
+            if who is None:
+                return None
+            scope = self._refresh_tokens[self._access_tokens[token].refresh_token].scope
+        return who, frozenset(s.strip() for s in scope.split(",") if s.strip())
 
     def _crm(
         self,
@@ -847,7 +895,15 @@ class FakeZoho:
 
     def _new_access_token(self, refresh_token: str) -> str:
         token = zoho_token()
-        self._access_tokens[token] = AccessToken(refresh_token, self.clock() + self.expires_in)
+        now = self.clock()
+        live = [
+            at
+            for at in self._access_tokens.values()
+            if at.refresh_token == refresh_token and not at.revoked and at.expires_at > now
+        ]
+        for oldest in live[: max(len(live) - self.live_access_tokens + 1, 0)]:
+            oldest.revoked = True  # dicts keep insertion order: the first are the oldest
+        self._access_tokens[token] = AccessToken(refresh_token, now + self.expires_in)
         return token
 
     def _identity_for_access_token(self, access_token: str) -> ZohoIdentity | None:
