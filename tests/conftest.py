@@ -203,3 +203,17 @@ def eu(monkeypatch):
     monkeypatch.setitem(DATA_CENTERS, "eu", dc)
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def async_db_threads():
+    """Close, after the test, the database connections that ``sync_to_async`` opened in
+    asgiref's thread (``aaccess_token``, ``ZohoAuth`` on an ``httpx.AsyncClient``): a test
+    database with a session still open cannot be dropped at the end of the run."""
+    yield
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())

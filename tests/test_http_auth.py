@@ -41,7 +41,7 @@ def books_url(fake: FakeZoho) -> str:
     return fake.url + "/books/v3/organizations"
 
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("async_db_threads")]
 
 
 def worker_env(fake: FakeZoho) -> dict[str, str]:
