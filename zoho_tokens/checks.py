@@ -52,6 +52,7 @@ class CheckId:
     UNREADABLE_ROWS = "zoho_tokens.W011"
     NO_KEY_AT_ALL = "zoho_tokens.W012"
     ROWS_ON_OLD_KEY = "zoho_tokens.W031"
+    CONNECTIONS_LACK_SCOPES = "zoho_tokens.W024"
 
 
 @register(Tags.security, deploy=False)
@@ -492,4 +493,46 @@ def rows_on_old_keys(using: str | None = None) -> list[OldKeyRows]:
         OldKeyRows(position, key_id, found[key_id])
         for key_id, position in sorted(positions.items(), key=lambda item: item[1])
         if found.get(key_id)
+    ]
+
+
+@register(Tags.database)
+def check_connections_have_scopes(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Connections whose stored scopes lack one of ``SCOPES`` (what the project now asks
+    for): their calls needing it fail until someone connects again. Connections whose scopes
+    are unknown (stored before scopes were recorded) are not counted."""
+    connection = _token_connection(databases)
+    if connection is None:
+        return []
+    wanted = [s for s in key_list(zoho_settings.SCOPES)]
+    if not wanted:
+        return []
+    lacking: dict[str, int] = {}
+    examples: list[str] = []
+    try:
+        rows = ZohoToken.objects.using(connection.alias).exclude(scope="")
+        for tenant, user_name, scope in rows.values_list("tenant", "user_name", "scope").iterator(
+            chunk_size=2000
+        ):
+            have = {s.lower() for s in scope.split(",")}
+            missing = [s for s in wanted if s.lower() not in have]
+            for name in missing:
+                lacking[name] = lacking.get(name, 0) + 1
+            if missing and len(examples) < 3:
+                examples.append(f"{user_name} (tenant {tenant!r})")
+    except DatabaseError:
+        return []
+    if not lacking:
+        return []
+    counts = ", ".join(f"{name} ({n})" for name, n in sorted(lacking.items()))
+    return [
+        Warning(
+            f"Zoho connections lack scopes in ZOHO_TOKENS['SCOPES']: reconnect needed: "
+            f"{counts}; e.g. {', '.join(examples)}.",
+            hint="Connect them again (the connect page asks for every scope in SCOPES), or "
+            "remove the scope from SCOPES if the project does not need it.",
+            id=CheckId.CONNECTIONS_LACK_SCOPES,
+        )
     ]

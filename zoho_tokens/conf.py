@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     # secret to Zoho and writes audit rows); 0 turns the bound off.
     "CONNECT_RATE_LIMIT": 5,
     "SCOPES": "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,ZohoCRM.org.READ",
+    # Scopes the connect page may add on request (connect?scopes=ZohoBooks.fullaccess.all).
+    "EXTRA_SCOPES": [],
     "SUCCESS_URL": "/admin/zoho_tokens/zohotoken/",
     # Directory for the SDK's resource files (use_zoho); None: a temporary directory.
     "SDK_RESOURCE_PATH": None,
@@ -114,6 +116,7 @@ def _optional_int(value: Any) -> int | None:
 COERCE: dict[str, Callable[[Any], Any]] = {
     "ENCRYPTION_KEYS": key_list,
     "API_HOSTS": key_list,
+    "EXTRA_SCOPES": key_list,
     "DATA_CENTER": _lower("us"),
     "ENVIRONMENT": _lower("production"),
     "ACCOUNTS_URL": _url,

@@ -190,6 +190,19 @@ class NoConnection(TokenStoreError):
     status_code = 404
 
 
+class ScopeMissingError(NoConnection):
+    """The connection's grant lacks scopes the caller needs: connect it again with them.
+
+    ``missing`` lists them. A ``NoConnection``: the tenant has no connection that can do this.
+    """
+
+    status_code = 409
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
 # -- Zoho Accounts and CRM answers (oauth_client) ----------------------------------------------
 
 

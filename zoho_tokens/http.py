@@ -23,7 +23,7 @@ another host (both drop ``Authorization`` there).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from requests.auth import AuthBase
@@ -67,22 +67,26 @@ class ZohoAuth(AuthBase, _HttpxAuth):  # type: ignore[misc]
     """Authenticate ``requests``/``httpx`` calls as ``tenant``'s Zoho user ``user_name``.
 
     ``tenant`` is fixed when the object is made (default: the current tenant then), so a
-    client built in a request keeps its tenant in background work.
+    client built in a request keeps its tenant in background work. ``scopes``: what the
+    calls need (``["ZohoBooks.fullaccess.all"]``); a connection whose stored scopes lack one
+    raises ``ScopeMissingError`` before any request.
     """
 
     def __init__(
         self,
         user_name: str | None = None,
         tenant: str | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         self.user_name = user_name
         self.tenant = current_tenant() if tenant is None else tenant
+        self.scopes = tuple(scopes or ())
 
     def __repr__(self) -> str:
         return f"ZohoAuth(user_name={self.user_name!r}, tenant={self.tenant!r})"
 
     def _token(self, url: str) -> str:
-        return tokens.access_token_for(url, self.user_name, self.tenant)
+        return tokens.access_token_for(url, self.user_name, self.tenant, self.scopes)
 
     def _renewed(self, sent: str) -> str:
         return tokens.refresh_rejected(sent, self.user_name, self.tenant)

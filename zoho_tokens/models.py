@@ -356,6 +356,10 @@ class ZohoToken(models.Model):
     accounts_server = models.CharField(
         _("accounts server"), max_length=255, blank=True, default="", editable=False
     )
+    # The scopes Zoho said the grant carries (its "scope" answer at exchange and refresh),
+    # comma-separated; "" when unknown (stored before, or by the SDK's own exchange). Not a
+    # secret: it says what the connection may do.
+    scope = models.TextField(_("scopes"), blank=True, default="", editable=False)
     invalid_reason = models.CharField(
         _("invalid reason"),
         max_length=200,

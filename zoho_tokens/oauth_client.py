@@ -76,6 +76,7 @@ class TokenResponse:
     #: Seconds the access token lives, as Zoho said: a store computes the expiry on its own
     #: clock from this (``expiry_time`` is on this process's clock).
     lifetime_seconds: int = 3600
+    scope: str = ""  # the scopes the grant carries, as Zoho names them ("" if not said)
 
 
 @sensitive_variables("data")
@@ -169,6 +170,7 @@ def _token_response(body: dict[str, Any], *, refreshing: bool) -> TokenResponse:
         refresh_token=body.get("refresh_token"),
         api_domain=body.get("api_domain"),
         lifetime_seconds=seconds,
+        scope=str(body.get("scope") or "")[:4000],
     )
 
 

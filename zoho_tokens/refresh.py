@@ -510,7 +510,7 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
     token.set_id(row.pk)
     succeeded = False
     try:
-        rows.save(token, row.tenant, attempts=SAVE_ANSWER_ATTEMPTS)
+        rows.save(token, row.tenant, attempts=SAVE_ANSWER_ATTEMPTS, scope=answer.scope or None)
         succeeded = True
     except TokenStoreError as exc:
         failure = detached(exc)

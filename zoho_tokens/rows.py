@@ -238,12 +238,14 @@ def save(
     *,
     accounts_server: str | None = None,
     attempts: int = SAVE_ATTEMPTS,
+    scope: str | None = None,
 ) -> None:
     """Upsert ``token`` into ``tenant``, retrying the races a concurrent writer can cause.
 
     ``accounts_server`` is the Zoho accounts server that issued the token (where it is
     refreshed and revoked later); when the caller does not know it, a new row records the
-    server it can be sure of (``issuing_server``) and an existing row keeps its own.
+    server it can be sure of (``issuing_server``) and an existing row keeps its own. ``scope``
+    is Zoho's ``scope`` answer (None: unknown, the row keeps what it has).
 
     - The unique constraint refuses our insert because another process inserted the same
       user name (or id) after our select: matching again finds its row and updates it.
@@ -261,7 +263,7 @@ def save(
     for attempt in range(attempts):
         try:
             with transaction.atomic(using=alias):
-                _upsert(token, tenant, accounts_server)
+                _upsert(token, tenant, accounts_server, scope)
             return
         except IntegrityError:
             if attempt == attempts - 1:
@@ -275,6 +277,11 @@ def save(
                 raise
             pause(attempt)
         _restore(token, snapshot)
+
+
+def normal_scope(scope: str) -> str:
+    """Zoho's ``scope`` answer (comma- or space-separated) as ``"A,B,C"``, duplicates dropped."""
+    return ",".join(dict.fromkeys(s for s in scope.replace(" ", ",").split(",") if s))
 
 
 def issuing_server(api_domain: str | None) -> str:
@@ -296,7 +303,9 @@ def issuing_server(api_domain: str | None) -> str:
     return issuer_of_api_domain(api_domain)
 
 
-def _upsert(token: OAuthToken, tenant: str, accounts_server: str | None = None) -> None:
+def _upsert(
+    token: OAuthToken, tenant: str, accounts_server: str | None = None, scope: str | None = None
+) -> None:
     name = user_name(token)
     token_id = str_or_none(token.get_id(), "id", 64)
     for field, limit in TEXT_FIELDS:
@@ -348,6 +357,8 @@ def _upsert(token: OAuthToken, tenant: str, accounts_server: str | None = None) 
     # The old row as it was (its ciphertext), for the refresh tokens this save replaces.
     before = [*replaced] if created else [*replaced, _stored_copy(row)]
     _copy(token, row, name, expiry_time, accounts_server)
+    if scope:
+        row.scope = normal_scope(scope)
     new_access = crypto.checksum(token.get_access_token())
     new_refresh = crypto.checksum(token.get_refresh_token())
     if previous is not None and (new_access != old_access or new_refresh != old_refresh):

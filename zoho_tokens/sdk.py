@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from zoho_tokens import oauth_client
@@ -32,6 +32,7 @@ from zoho_tokens.exceptions import NoConnection
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.store import DjangoTokenStore
 from zoho_tokens.tenancy import current_tenant, tenant_context
+from zoho_tokens.tokens import check_scopes
 from zoho_tokens.zohosdk import DataCenter, Initializer, OAuthToken, SDKConfig
 
 __all__ = ["NoConnection", "environment_for", "use_zoho"]
@@ -42,7 +43,11 @@ _resource_dir: str | None = None
 
 
 @contextmanager
-def use_zoho(user_name: str | None = None, tenant: str | None = None) -> Iterator[ZohoToken]:
+def use_zoho(
+    user_name: str | None = None,
+    tenant: str | None = None,
+    scopes: Iterable[str] | None = None,
+) -> Iterator[ZohoToken]:
     """Run the block's SDK calls, in this thread, as ``tenant``'s Zoho user ``user_name``.
 
     ``tenant`` defaults to the current tenant (``TenantMiddleware`` / ``tenant_context``);
@@ -59,11 +64,14 @@ def use_zoho(user_name: str | None = None, tenant: str | None = None) -> Iterato
                 response = UsersOperations().get_users()
 
     Raises ``NoConnection`` when the tenant has no matching connection (connect one with the
-    web flow or ``manage.py zoho_login``) and ``TokenStoreError`` for a token that cannot be
-    used (e.g. refused by Zoho: connect again).
+    web flow or ``manage.py zoho_login``), ``ScopeMissingError`` when its grant lacks one of
+    ``scopes``, and ``TokenStoreError`` for a token that cannot be used (e.g. refused by
+    Zoho: connect again).
     """
     tenant = current_tenant() if tenant is None else tenant
     row = _find_row(tenant, user_name)
+    if scopes:
+        check_scopes(row, scopes)
     environment = environment_for(row)
     token = OAuthToken(id=row.pk)
     previous = getattr(Initializer.LOCAL, "init", None)

@@ -45,6 +45,7 @@ _COLUMNS = (
     "refresh_token_checksum",
     "grant_token_checksum",
     "refresh_backoff_until",
+    "scope",
 )
 T = TypeVar("T")
 _sql_cache: dict[tuple, str] = {}

@@ -15,6 +15,7 @@ refresh.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -27,6 +28,7 @@ from zoho_tokens.exceptions import (
     ConfigurationError,
     NoConnection,
     RefreshRefused,
+    ScopeMissingError,
     TokenInvalidError,
     TokenStoreError,
 )
@@ -40,6 +42,7 @@ __all__ = [
     "access_token",
     "access_token_for",
     "arefresh_rejected",
+    "check_scopes",
     "refresh_rejected",
 ]
 
@@ -49,6 +52,7 @@ CONNECT_HINT = "connect one with the 'Connect Zoho CRM' page or 'manage.py zoho_
 def access_token(
     user_name: str | None = None,
     tenant: str | None = None,
+    scopes: Iterable[str] | None = None,
 ) -> str:
     """The access token of ``tenant``'s Zoho user ``user_name``, refreshed ahead if needed.
 
@@ -61,35 +65,38 @@ def access_token(
     that cannot be used (marked invalid, refresh refused: the message says what to do).
     """
     tenant = current_tenant() if tenant is None else tenant
-    return heal(lambda: _access_token(user_name, tenant, None))
+    return heal(lambda: _access_token(user_name, tenant, None, scopes))
 
 
 async def aaccess_token(
     user_name: str | None = None,
     tenant: str | None = None,
+    scopes: Iterable[str] | None = None,
 ) -> str:
     """``access_token`` for async code: the database work (and any wait for another worker's
     refresh) runs in a thread, never on the event loop."""
     tenant = current_tenant() if tenant is None else tenant
-    return await sync_to_async(access_token, thread_sensitive=True)(user_name, tenant)
+    return await sync_to_async(access_token, thread_sensitive=True)(user_name, tenant, scopes)
 
 
 def access_token_for(
     url: str,
     user_name: str | None = None,
     tenant: str | None = None,
+    scopes: Iterable[str] | None = None,
 ) -> str:
     """``access_token``, after checking that ``url`` may receive it: a Zoho API host of the
     token's data center, ``API_DOMAIN`` or ``API_HOSTS``; else ``ConfigurationError``
     (code ``untrusted_host``), and nothing is refreshed or sent."""
     tenant = current_tenant() if tenant is None else tenant
-    return heal(lambda: _access_token(user_name, tenant, url))
+    return heal(lambda: _access_token(user_name, tenant, url, scopes))
 
 
 async def aaccess_token_for(
     url: str,
     user_name: str | None = None,
     tenant: str | None = None,
+    scopes: Iterable[str] | None = None,
 ) -> str:
     """``access_token_for`` for async code, run in a thread."""
     tenant = current_tenant() if tenant is None else tenant
@@ -142,8 +149,12 @@ def find(tenant: str, user_name: str | None) -> Any:
     return found[0]
 
 
-def _access_token(user_name: str | None, tenant: str, url: str | None) -> str:
+def _access_token(
+    user_name: str | None, tenant: str, url: str | None, scopes: Iterable[str] | None
+) -> str:
     row = find(tenant, user_name)
+    if scopes:
+        check_scopes(row, scopes)
     if url is not None and not access_token_may_go_to(url, row.api_domain):
         raise ConfigurationError(
             f"refusing to send the Zoho access token of token {row.pk} to "
@@ -154,6 +165,27 @@ def _access_token(user_name: str | None, tenant: str, url: str | None) -> str:
     if refresh.needs_refresh(row) and not (refresh.backing_off(row) and refresh.still_valid(row)):
         row = refresh.ensure_fresh(ZohoToken.objects.get(pk=row.pk))
     return _usable(row)
+
+
+def check_scopes(row: Any, scopes: Iterable[str]) -> None:
+    """Raise ``ScopeMissingError`` when ``row``'s stored scopes lack any of ``scopes``.
+
+    Scopes compare case-insensitively, as Zoho treats them. A connection whose scopes are
+    unknown ("": stored before they were recorded, or by the SDK's own exchange) passes:
+    Zoho itself will say if a scope is missing.
+    """
+    stored = {s.lower() for s in str(getattr(row, "scope", "") or "").split(",") if s}
+    if not stored:
+        return
+    missing = [s for s in dict.fromkeys(scopes) if s and s.lower() not in stored]
+    if missing:
+        raise ScopeMissingError(
+            f"the Zoho connection {row.user_name} (tenant {row.tenant!r}) lacks the "
+            f"scope(s) {', '.join(missing)}: connect it again with a grant that carries "
+            "them (add them to ZOHO_TOKENS['SCOPES'] for the connect page, or give "
+            "'manage.py zoho_login' a grant token made with them)",
+            missing,
+        )
 
 
 def _usable(row: Any) -> str:

@@ -30,7 +30,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 
 from zoho_tokens import access, services
-from zoho_tokens.conf import zoho_settings
+from zoho_tokens.conf import key_list, zoho_settings
 from zoho_tokens.datacenters import DATA_CENTERS, accounts_base_url, origin_of
 from zoho_tokens.exceptions import ZohoTokensError
 from zoho_tokens.tenancy import current_tenant
@@ -95,6 +95,13 @@ def connect(request: HttpRequest) -> HttpResponse:
         response = _error(request, access.TOO_MANY % {"limit": limit}, 429)
         response["Retry-After"] = str(access.RATE_WINDOW)
         return response
+    scope, unknown = requested_scope(request.GET.get("scopes", ""))
+    if unknown:
+        message = _(
+            "These scopes may not be requested here: %(scopes)s. Ask for scopes listed in "
+            "ZOHO_TOKENS['EXTRA_SCOPES']."
+        ) % {"scopes": ", ".join(unknown)[:300]}
+        return _error(request, message, 400)
     try:
         auth_url = accounts_base_url() + AUTH_PATH
     except ZohoTokensError as exc:
@@ -112,7 +119,7 @@ def connect(request: HttpRequest) -> HttpResponse:
     request.session[SESSION_KEY] = dict(newest)
     query = urlencode(
         {
-            "scope": zoho_settings.SCOPES,
+            "scope": scope,
             "client_id": zoho_settings.CLIENT_ID,
             "response_type": "code",
             "access_type": "offline",
@@ -170,6 +177,22 @@ def callback(request: HttpRequest) -> HttpResponse:
         fail_silently=True,
     )
     return HttpResponseRedirect(resolve_url(zoho_settings.SUCCESS_URL))
+
+
+def requested_scope(extra: str) -> tuple[str, list[str]]:
+    """(the scopes to ask Zoho for, the requested ones that are not allowed).
+
+    Always ``SCOPES``; plus the scopes the ``scopes`` parameter names (comma- or
+    space-separated) when each is in ``EXTRA_SCOPES``: a project adds, say, Books to a CRM
+    connection by sending the user to ``connect?scopes=ZohoBooks.fullaccess.all``. Zoho's
+    new grant carries every scope asked for, and it replaces the user's older connection.
+    """
+    base = key_list(zoho_settings.SCOPES)
+    allowed = {s.lower(): s for s in [*base, *key_list(zoho_settings.EXTRA_SCOPES)]}
+    wanted = [s for s in extra.replace(" ", ",").split(",") if s.strip()]
+    unknown = [s.strip()[:100] for s in wanted if s.strip().lower() not in allowed]
+    added = [allowed[s.strip().lower()] for s in wanted if s.strip().lower() in allowed]
+    return ",".join(dict.fromkeys(base + added)), unknown
 
 
 def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:

@@ -12,8 +12,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
@@ -74,7 +76,15 @@ DETAIL_FIELDSETS: list[tuple[Any, dict[str, list[str]]]] = [
     ),
     (
         _("Zoho"),
-        {"fields": ["api_domain", "data_center", "expiry_display", "redirect_url"]},
+        {
+            "fields": [
+                "api_domain",
+                "data_center",
+                "expiry_display",
+                "redirect_url",
+                "scopes_display",
+            ]
+        },
     ),
     (_("History"), {"fields": ["created_display", "updated_display", "invalidated_display"]}),
     (_("Connection life"), {"fields": ["recent_grants_display", "replaced_display"]}),
@@ -205,6 +215,13 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
             return "—"
         relative = expires_phrase(row.expiry_time)
         return format_html("{}<br><small>{}</small>", epoch_ms_when(row.expiry_time), relative)
+
+    @admin.display(description=_("scopes"))
+    def scopes_display(self, row: ZohoToken) -> str:
+        """One scope a line; "unknown" for a connection stored before scopes were recorded."""
+        if not row.scope:
+            return gettext("unknown (connected before scopes were recorded)")
+        return format_html_join(mark_safe("<br>"), "{}", ((s,) for s in row.scope.split(",")))
 
     @admin.display(description=_("created at"), ordering="created_at")
     def created_display(self, row: ZohoToken) -> str:

@@ -71,6 +71,7 @@ def token_summary(row: ZohoToken) -> dict[str, Any]:
         "client_id": row.client_id,
         "status": row.status(),
         "invalid_reason": row.invalid_reason or None,
+        "scopes": row.scope.split(",") if row.scope else None,
         "expiry_time": row.expiry_time,
         "expires_at": expiry_iso(row.expiry_time),
         "expires_in_minutes": None if left is None else round(left / 60),

@@ -94,7 +94,9 @@ def exchange_grant(
     token.set_expires_in(str(answer.expiry_time))
     token.set_api_domain(api_domain)
     token.set_user_signature(UserSignature(user_name))
-    row = _store_exchanged(token, tenant, accounts_url=base, source=source, actor=actor)
+    row = _store_exchanged(
+        token, tenant, accounts_url=base, source=source, actor=actor, scope=answer.scope
+    )
     _ = row.refresh_token, row.access_token  # read back: fails loudly if not decryptable
     return row
 
@@ -118,14 +120,17 @@ def _client_credentials(client_id: str | None, client_secret: str | None) -> tup
 
 @sensitive_variables("token")
 def _store_exchanged(
-    token: OAuthToken, tenant: str, *, accounts_url: str, source: str, actor: Any
+    token: OAuthToken, tenant: str, *, accounts_url: str, source: str, actor: Any, scope: str = ""
 ) -> ZohoToken:
     """Save a freshly exchanged token through the core write model; one-line errors only."""
     failure: ServiceError | None = None
     with signals.origin(source, actor):
         try:
             rows.save(
-                token, tenant or "", accounts_server=trusted_accounts_url(accounts_url) or None
+                token,
+                tenant or "",
+                accounts_server=trusted_accounts_url(accounts_url) or None,
+                scope=scope or None,
             )
         except TokenStoreError as exc:
             failure = ServiceError(f"could not store the connection: {exc.error_message}")

@@ -14,12 +14,15 @@ from django.db.models.functions import Length
 from zoho_tokens.management.cli import expiry_text, progress_bar, token_summary
 from zoho_tokens.models import TokenStatus, ZohoToken
 
-HELP = "List stored Zoho tokens: id, user name, tenant, api domain, status, expiry."
+HELP = "List stored Zoho tokens: id, user name, tenant, api domain, status, expiry, scopes."
 
 #: Rows read per round trip.
 READ_CHUNK = 2000
+#: The expiry column's width: streamed rows cannot be measured first ("2026-12-07 20:00 UTC
+#: (in 59 minutes)"); longer values only shift that row's scopes.
+EXPIRY_WIDTH = 40
 
-COLUMNS = ("ID", "USER NAME", "TENANT", "API DOMAIN", "STATUS", "ACCESS TOKEN EXPIRES")
+COLUMNS = ("ID", "USER NAME", "TENANT", "API DOMAIN", "STATUS", "ACCESS TOKEN EXPIRES", "SCOPES")
 
 
 def add_arguments(parser: Any) -> None:
@@ -64,6 +67,7 @@ def handle(command: Any, options: dict[str, Any]) -> int:
         max(len(COLUMNS[2]), sizes["tenant"] or 1),
         max(len(COLUMNS[3]), sizes["api_domain"] or 1),
         max(len(COLUMNS[4]), *(len(s) for s in TokenStatus.values), (sizes["reason"] or 0) + 10),
+        EXPIRY_WIDTH,
         0,
     ]
     if total:
@@ -78,6 +82,7 @@ def handle(command: Any, options: dict[str, Any]) -> int:
             row.api_domain or "-",
             status + (f" ({row.invalid_reason})" if row.invalid_reason else ""),
             expiry_text(row),
+            row.scope or "-",
         )
         _line(command, cells, widths)
         _tick(progress, n, total)
