@@ -52,6 +52,7 @@ def start_fake(refresh_token: str) -> tuple[subprocess.Popen, str, str]:
     argv = [sys.executable, "-m", "tests.workers", "fake", "--refresh-token", refresh_token]
     argv += ["--email", email, "--zgid", zgid, "--client-id", CLIENT_ID]
     argv += ["--client-secret", CLIENT_SECRET, "--scope", SCOPE]
+    argv += ["--refresh-limit", "1000"]  # every repeat refreshes twice: no throttling here
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True

@@ -160,7 +160,7 @@ def fake(args: argparse.Namespace) -> None:
     over HTTP (``/fake/access-tokens/drop``, ``/fake/counters``)."""
     from zoho_tokens.testing import FakeZoho
 
-    with FakeZoho() as zoho:
+    with FakeZoho(refresh_limit=args.refresh_limit) as zoho:
         zoho.add_refresh_token(
             args.refresh_token,
             email=args.email,
@@ -358,6 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("fake", help="a fake Zoho in its own process")
     for name in ("refresh-token", "email", "zgid", "client-id", "client-secret", "scope"):
         p.add_argument(f"--{name}", required=True)
+    p.add_argument("--refresh-limit", type=int, default=10, help="refreshes per 10 minutes")
     p.set_defaults(func=fake)
 
     p = sub.add_parser("save", help="save a token for a user")
