@@ -254,3 +254,21 @@ def test_the_fake_caps_live_access_tokens_per_refresh_token(fake_zoho):
     fake_zoho.live_access_tokens = 3
     issued = [fake_zoho.issue_access_token(refresh_token) for _ in range(4)]
     assert [fake_zoho.is_access_token_valid(t) for t in issued] == [False, True, True, True]
+
+
+def test_importing_the_package_stays_cheap_and_needs_no_settings():
+    """``zoho_tokens.access_token`` is imported on first use: ``import zoho_tokens`` loads
+    neither Django's settings nor the token modules (setup.py, tools and the SDK import it)."""
+    code = (
+        "import sys, zoho_tokens\n"
+        "assert 'zoho_tokens.tokens' not in sys.modules\n"
+        "assert 'django.db' not in sys.modules, 'django.db imported'\n"
+        "assert callable(zoho_tokens.__getattr__)\n"
+        "print(sorted(zoho_tokens.__all__))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['aaccess_token', 'access_token']"
