@@ -168,7 +168,8 @@ def test_a_host_outside_the_allow_list_sees_no_request(fake_zoho, books, client,
 @pytest.mark.multiprocess
 def test_eight_processes_hitting_a_dropped_token_make_one_refresh(fake_zoho, books):
     argv = ["http", "--user", USER, "--url", books_url(fake_zoho)]
-    with Workers(8, argv, worker_env(fake_zoho)) as pool:
+    # Eight Django processes start slowly on a loaded machine: wait up to 3 min for them.
+    with Workers(8, argv, worker_env(fake_zoho), timeout=180) as pool:
         fake_zoho.drop_access_token(books.access_token)
         results = pool.round()
     assert [r for r in results if not r["ok"]] == []
