@@ -274,7 +274,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False, rejected: bool = False
             if usable and still_valid(current):
                 return current
             raise RefreshRefused(held_back, current.refresh_error)
-        if retrying(lambda: _acquire(row, seen_expiry, owner, force=force)):
+        if retrying(lambda: _acquire(row, seen_expiry, owner, force=force, rejected=rejected)):
             try:
                 return _refresh_as_owner(row, owner, force=force or rejected)
             finally:
@@ -350,11 +350,14 @@ def backoff_seconds(failures: int, *, cap: float = BACKOFF_MAX_SECONDS) -> float
     return base * random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)  # noqa: S311
 
 
-def _acquire(row: ZohoToken, seen_expiry: int | None, owner: str, *, force: bool) -> bool:
+def _acquire(
+    row: ZohoToken, seen_expiry: int | None, owner: str, *, force: bool, rejected: bool = False
+) -> bool:
     """Take the lease (compare-and-set) unless someone holds it or the token is held back.
 
-    Unless forced, only while the token is in the refresh window by the database's clock: a
-    worker whose own clock runs fast sees every token in its window early. Never for a row
+    Unless forced (or the access token was ``rejected`` by Zoho), only while the token is in
+    the refresh window by the database's clock: a worker whose own clock runs fast sees every
+    token in its window early. Never for a row
     marked invalid meanwhile (a waiter must not ask Zoho again right after the owner was
     refused twice).
     """
@@ -364,7 +367,7 @@ def _acquire(row: ZohoToken, seen_expiry: int | None, owner: str, *, force: bool
     if force:
         may_ask |= ~Q(refresh_error=Throttled.default_code)
     due = Q()
-    if not force and seen_expiry is not None:
+    if not force and not rejected and seen_expiry is not None:
         # ... or no access token at all (the SDK would refresh such a row on its own).
         due = Q(expiry_time__lte=now + int(zoho_settings.REFRESH_AHEAD_SECONDS) * 1000) | Q(
             access_token_checksum=""
