@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('zoho_tokens', '0008_issue25_scale_indexes'),
+        ('zoho_tokens', '0009_issue23_replaced_refresh_tokens'),
     ]
 
     operations = [
