@@ -226,7 +226,11 @@ def test_a_resolver_may_answer_a_str_an_int_or_a_model_instance(settings):
     assert run_middleware(settings, None) == ""
 
 
-@pytest.mark.parametrize("answer", [False, True, Company("Acme"), 4.2, b"acme", ["acme"]], ids=repr)
+@pytest.mark.parametrize(
+    "answer",
+    [False, True, Company("Acme"), 4.2, b"acme", ["acme"]],
+    ids=["false", "true", "company", "float", "bytes", "list"],
+)
 def test_any_other_resolver_answer_is_a_clear_error(settings, answer):
     with pytest.raises(TenantMismatch) as caught:
         run_middleware(settings, answer)
