@@ -51,5 +51,8 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 
 MIDDLEWARE = ["django_tenants.middleware.main.TenantMainMiddleware", *MIDDLEWARE]
 ZOHO_TOKENS = {**ZOHO_TOKENS}
+# Users and permissions are shared across schemas: connecting is decided per tenant (a
+# tenant-blind permission name is check E031).
+ZOHO_TOKENS["CONNECT_PERMISSION"] = "tests.helpers.connectors"
 if ZOHO_TOKENS_TENANTS_MODE == "shared":
     ZOHO_TOKENS["TENANT_FROM_SCHEMA"] = True
