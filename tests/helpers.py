@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -433,3 +433,20 @@ class Hook:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def exceptions_in(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything chained to it: ``__cause__``, ``__context__`` (even suppressed)
+    and an SDKException's ``cause``: what an error report can show."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        cause = getattr(current, "cause", None)
+        stack += [current.__cause__, current.__context__]
+        if isinstance(cause, BaseException):
+            stack.append(cause)

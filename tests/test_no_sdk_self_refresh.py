@@ -9,13 +9,12 @@ refreshes such a row through zoho_tokens' single-flight refresh first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.views.debug import SafeExceptionReporterFilter
 
-from tests.helpers import current_email
+from tests.helpers import current_email, exceptions_in
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.sdk import use_zoho
 from zoho_tokens.store import DjangoTokenStore
@@ -30,27 +29,12 @@ def sdk_settings(settings, zoho_settings_for, sdk_resource_path):
     settings.ZOHO_TOKENS = {**zoho_settings_for, "SDK_RESOURCE_PATH": sdk_resource_path}
 
 
-def chained(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        cause = getattr(current, "cause", None)
-        stack += [current.__cause__, current.__context__]
-        if isinstance(cause, BaseException):
-            stack.append(cause)
-
-
 def report_texts(exc: BaseException) -> list[str]:
     """What an error report shows: every error's text and every frame's locals (as Django's
     reporter filters them), across the whole chain, the tests' own frames aside."""
     reporter = SafeExceptionReporterFilter()
     texts = []
-    for error in chained(exc):
+    for error in exceptions_in(exc):
         texts += [str(error), repr(error), repr(getattr(error, "__dict__", {}))]
         tb = error.__traceback__
         while tb is not None:

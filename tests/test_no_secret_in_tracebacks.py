@@ -22,6 +22,7 @@ from zohocrmsdk.src.com.zoho.api.authenticator.oauth_token import OAuthToken
 from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
 
 from tests.factories import ZohoTokenFactory
+from tests.helpers import exceptions_in
 from zoho_tokens import services
 from zoho_tokens.exceptions import ZohoTokensError
 from zoho_tokens.models import ZohoToken
@@ -31,23 +32,6 @@ TESTS = str(Path(__file__).resolve().parent)
 KEY = Fernet.generate_key().decode()
 CLIENT_ID, CLIENT_SECRET = "1000.TRACECLIENT", "trace-client-secret-0123456789"
 USER = "trace@example.com:700000031"
-
-
-def exceptions_in(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and everything chained to it: ``__cause__``, ``__context__`` (even suppressed)
-    and an SDKException's ``cause``."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        cause = getattr(current, "cause", None)
-        stack += [current.__cause__, current.__context__]
-        if isinstance(cause, BaseException):
-            stack.append(cause)
 
 
 def shown(exc: BaseException) -> list[str]:
