@@ -184,10 +184,10 @@ INSERT INTO zoho_tokens_zohotoken
     (id, tenant, user_name, client_id, client_secret, refresh_token, access_token, grant_token,
      refresh_token_checksum, access_token_checksum, grant_token_checksum, expiry_time,
      redirect_url, api_domain, key_id, accounts_server, invalid_reason, refresh_failures,
-     refresh_error, refresh_lease_owner, created_at, updated_at)
+     refresh_error, refresh_lease_owner, scope, created_at, updated_at)
 SELECT 'tok' || n, 't' || (n % 1000), 'user' || n || '@example.com:' || n, 'c', '', '', '', '',
        md5(n::text), '', '', (extract(epoch from now()) * 1000)::bigint + n * 1000, '',
-       'https://www.zohoapis.com', '', '', '', 0, '', '', now(), now()
+       'https://www.zohoapis.com', '', '', '', 0, '', '', '', now(), now()
 FROM generate_series(1, 50000) AS n;
 ANALYZE zoho_tokens_tokenauditevent;
 ANALYZE zoho_tokens_zohotoken;
