@@ -133,3 +133,66 @@ def test_django_health_check_backend(health_project, client):
     body = response.content.decode()
     assert "CRITICAL" in body and "dead@example.com:1" in body and "invalid_code" in body
     assert_no_secret(body, *secrets_of(row), where="health check page")
+
+
+# -- scopes the project asks for (SCOPES) -----------------------------------------------------
+
+BOOKS = "ZohoBooks.fullaccess.all"
+CRM = "ZohoCRM.modules.ALL"
+
+
+@pytest.mark.django_db
+def test_a_connection_lacking_a_required_scope_is_reported_with_the_reconnect_hint(settings):
+    """A grant made before the project asked for Books: degraded (calls needing Books fail
+    until someone reconnects; nothing that worked stopped), named with what it lacks.
+    Scopes compare as whole items, case-insensitively; unknown scopes ("") are not counted."""
+    settings.ZOHO_TOKENS = {**settings.ZOHO_TOKENS, "SCOPES": f"{CRM},{BOOKS}"}
+    make("active", scope=f"{CRM.lower()},{BOOKS}")  # has both
+    make("active", scope="")  # stored before scopes were recorded: not counted
+    make("active", scope=f"{CRM},{BOOKS}.extra")  # a longer scope is not this one
+    lacking = make("active", user_name="crm-only@example.com:1", scope=f"ZohoCRM.users.READ,{CRM}")
+    with CaptureQueriesContext(connection) as queries:
+        report = health.check()
+    assert len(queries) <= 2
+    assert report.level == "degraded" and report.exit_code == 1
+    assert report.lacking_scopes == 2
+    reasons = {a.user_name: a.reason for a in report.attention}
+    assert f"Reconnect needed: its grant lacks {BOOKS}" in reasons["crm-only@example.com:1"]
+    assert report.summary().endswith("; 2 lacking scopes in SCOPES (reconnect needed)")
+
+    code, out, err = run_command("zoho_tokens", "health")
+    assert (code, err) == (1, "")
+    assert f"crm-only@example.com:1, token {lacking.pk}: Reconnect needed" in out
+    assert BOOKS in out
+    assert_no_secret(out, *secrets_of(lacking), where="health output")
+    code, out, _ = run_command("zoho_tokens", "health", "--json")
+    assert code == 1 and json.loads(out)["lacking_scopes"] == 2
+
+    settings.ZOHO_TOKENS = {**settings.ZOHO_TOKENS, "SCOPES": CRM}
+    assert health.check().level == "ok"  # every stored grant carries CRM
+
+
+@pytest.mark.django_db
+def test_a_lacking_scope_does_not_hide_a_connection_that_needs_a_person(settings):
+    settings.ZOHO_TOKENS = {**settings.ZOHO_TOKENS, "SCOPES": f"{CRM},{BOOKS}"}
+    make("active", scope=CRM)
+    dead = make("invalid", scope=CRM)
+    report = health.check()
+    assert report.level == "critical" and report.lacking_scopes == 2
+    assert [a.token_id for a in report.needs_person] == [dead.pk]
+    assert "invalid_code" in report.needs_person[0].reason  # the worse reason is shown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_django_health_check_reports_lacking_scopes_only_when_strict(
+    health_project, client, settings
+):
+    """Adding a scope to SCOPES makes every connection lack it: a load balancer must not take
+    the web servers out of service for that (degraded), a strict check names it."""
+    settings.ZOHO_TOKENS = {**settings.ZOHO_TOKENS, "SCOPES": f"{CRM},{BOOKS}"}
+    make("active", user_name="crm-only@example.com:1", scope=CRM)
+    assert client.get("/ht/?format=json").status_code == 200
+    response = client.get("/ht/strict/?format=json")
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "crm-only@example.com:1" in body and BOOKS in body

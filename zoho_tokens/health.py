@@ -6,8 +6,11 @@ queries: counts by status, and the first ``limit`` connections that are not fine
 monitoring plugins use them (and ``manage.py zoho_tokens health`` exits with):
 
 - ``ok`` (0): nothing below;
-- ``degraded`` (1): a connection is backing off after failed refreshes, or its access token
-  expires soon with no way to refresh it (no refresh token or no client id);
+- ``degraded`` (1): a connection is backing off after failed refreshes, its access token
+  expires soon with no way to refresh it (no refresh token or no client id), or its grant
+  lacks a scope the project now asks for (``SCOPES``): calls needing that scope fail until
+  someone reconnects, but nothing that worked has stopped working, so a load balancer must
+  not take servers out of service for it (the day a scope is added, every connection lacks it);
 - ``critical`` (2): a connection needs a person: Zoho refused it (invalid) or no configured
   key decrypts it (unreadable).
 """
@@ -19,8 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, F, Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
+from zoho_tokens.conf import key_list, zoho_settings
 from zoho_tokens.models import TokenStatus, ZohoToken
 
 NEEDS_PERSON = (TokenStatus.INVALID, TokenStatus.UNREADABLE)
@@ -61,6 +66,8 @@ class HealthReport:
     no_refresh_path: int
     oldest_failure: dt.datetime | None
     tenant: str | None = None
+    #: Connections whose stored scopes lack one of ``SCOPES`` (reconnect needed).
+    lacking_scopes: int = 0
     truncated: bool = False
     level: str = field(default=OK)
 
@@ -84,6 +91,8 @@ class HealthReport:
             text += f" ({counts})"
         if self.no_refresh_path:
             text += f"; {self.no_refresh_path} expiring without a refresh token"
+        if self.lacking_scopes:
+            text += f"; {self.lacking_scopes} lacking scopes in SCOPES (reconnect needed)"
         return text
 
     def as_json(self) -> dict[str, Any]:
@@ -92,6 +101,7 @@ class HealthReport:
             "tenant": self.tenant,
             "counts": self.counts,
             "no_refresh_path": self.no_refresh_path,
+            "lacking_scopes": self.lacking_scopes,
             "oldest_failure": self.oldest_failure.isoformat() if self.oldest_failure else None,
             "attention": [a.as_json() for a in self.attention],
             "truncated": self.truncated,
@@ -123,16 +133,54 @@ def reason_in_words(row: ZohoToken) -> str:
     return ""
 
 
+def required_scopes() -> list[str]:
+    """``SCOPES``: what the project asks every connection for."""
+    return [s for s in key_list(zoho_settings.SCOPES) if s]
+
+
+def missing_scopes(scope: str, wanted: list[str]) -> list[str]:
+    """Which of ``wanted`` a stored ``scope`` ("A,B") lacks; none when the scopes are unknown
+    ("": stored before they were recorded; Zoho itself will say)."""
+    have = {s.lower() for s in (scope or "").split(",") if s}
+    return [s for s in wanted if have and s.lower() not in have]
+
+
+def lacks_scopes(wanted: list[str]) -> Q:
+    """Rows whose stored scopes lack one of ``wanted``, in SQL (on ``scope_lower``): the
+    stored form is ``"A,B,C"`` (``rows.normal_scope``), so a scope is one of its items."""
+    if not wanted:
+        return Q(pk__in=[])
+    lacking = Q()
+    for scope in dict.fromkeys(s.lower() for s in wanted):
+        has = (
+            Q(scope_lower=scope)
+            | Q(scope_lower__startswith=scope + ",")
+            | Q(scope_lower__endswith="," + scope)
+            | Q(scope_lower__contains="," + scope + ",")
+        )
+        lacking |= ~has
+    return ~Q(scope="") & lacking
+
+
+def scope_reason(missing: list[str]) -> str:
+    return _(
+        "Reconnect needed: its grant lacks %(scopes)s (in ZOHO_TOKENS['SCOPES']); calls that "
+        "need it fail until the user connects again."
+    ) % {"scopes": ", ".join(missing)}
+
+
 def _selection(tenant: str | None) -> Any:
-    rows = ZohoToken.objects.with_status()
+    rows = ZohoToken.objects.with_status().alias(scope_lower=Lower("scope"))
     return rows if tenant is None else rows.filter(tenant=tenant)
 
 
 def check(tenant: str | None = None, *, limit: int = 50) -> HealthReport:
     """The health of ``tenant``'s connections (every tenant's when None): two queries."""
     rows = _selection(tenant)
+    wanted = required_scopes()
+    lacking_q = lacks_scopes(wanted)
     counts: dict[str, int] = {}
-    no_path = 0
+    no_path = lacking = 0
     grouped = (
         rows.order_by()
         .values("token_status")
@@ -141,14 +189,16 @@ def check(tenant: str | None = None, *, limit: int = 50) -> HealthReport:
             no_path=Count(
                 "pk", filter=Q(refresh_token_checksum="") | Q(client_id="") | Q(client_id=None)
             ),
+            lacking=Count("pk", filter=lacking_q),
         )
     )
     for group in grouped:
         counts[group["token_status"]] = group["n"]
+        lacking += group["lacking"]
         if group["token_status"] in (TokenStatus.EXPIRING, TokenStatus.EXPIRED):
             no_path += group["no_path"]
     found = list(
-        rows.filter(token_status__in=[str(s) for s in ATTENTION]).order_by(
+        rows.filter(Q(token_status__in=[str(s) for s in ATTENTION]) | lacking_q).order_by(
             F("invalidated_at").asc(nulls_last=True), "updated_at", "pk"
         )[: limit + 1]
     )
@@ -158,14 +208,14 @@ def check(tenant: str | None = None, *, limit: int = 50) -> HealthReport:
             tenant=row.tenant,
             user_name=row.user_name or "",
             status=row.status(),
-            reason=reason_in_words(row),
+            reason=reason_in_words(row) or scope_reason(missing_scopes(row.scope, wanted)),
             since=row.invalidated_at or row.updated_at,
         )
         for row in found[:limit]
     ]
     if any(counts.get(s, 0) for s in NEEDS_PERSON):
         level = CRITICAL
-    elif any(counts.get(s, 0) for s in DEGRADED) or no_path:
+    elif any(counts.get(s, 0) for s in DEGRADED) or no_path or lacking:
         level = DEGRADED_LEVEL
     else:
         level = OK
@@ -176,6 +226,7 @@ def check(tenant: str | None = None, *, limit: int = 50) -> HealthReport:
         no_refresh_path=no_path,
         oldest_failure=min(sinces) if sinces else None,
         tenant=tenant,
+        lacking_scopes=lacking,
         truncated=len(found) > limit,
         level=level,
     )

@@ -13,7 +13,8 @@ from zoho_tokens import health
 
 HELP = (
     "Check the stored Zoho connections; exit 0 ok, 1 degraded (backing off, expiring without "
-    "a refresh token), 2 a connection needs a person (invalid, unreadable)."
+    "a refresh token, lacking a scope in SCOPES: reconnect needed), 2 a connection needs a "
+    "person (invalid, unreadable)."
 )
 
 
