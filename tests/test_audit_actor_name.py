@@ -27,11 +27,6 @@ def migrate(targets):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    connection.vendor == "mysql",
-    reason="known defect (seen in CI on MariaDB, to fix): migrating back past 0008 re-creates the actor_id index MySQL kept for the foreign key (duplicate key name)",
-    strict=False,
-)
 def test_0006_fills_actor_name_from_the_user_table():
     ann = UserFactory(username="ann")
     try:

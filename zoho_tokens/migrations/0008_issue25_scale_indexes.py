@@ -43,6 +43,14 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # The (actor, time) index comes before the actor column loses its own index: on
+        # MySQL/MariaDB, removing the last index that starts with a foreign key column
+        # re-creates that column's index first, so in the other order migrating back created
+        # it twice ("Duplicate key name").
+        migrations.AddIndex(
+            model_name="tokenauditevent",
+            index=models.Index(fields=["actor", "created_at", "id"], name="zt_audit_actor_time"),
+        ),
         migrations.AlterField(
             model_name="tokenauditevent",
             name="action",
@@ -91,10 +99,6 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="tokenauditevent",
             index=models.Index(fields=["source", "created_at", "id"], name="zt_audit_source_time"),
-        ),
-        migrations.AddIndex(
-            model_name="tokenauditevent",
-            index=models.Index(fields=["actor", "created_at", "id"], name="zt_audit_actor_time"),
         ),
         migrations.AddIndex(
             model_name="tokenauditevent",
