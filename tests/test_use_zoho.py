@@ -232,7 +232,7 @@ def test_worker_processes_each_run_as_their_tenant(fake_zoho, sdk_settings, sdk_
 def test_refresh_and_revoke_go_to_the_tokens_own_data_center_after_use_zoho(
     fake_zoho, sdk_settings, settings
 ):
-    from zoho_tokens import refresh
+    from zoho_tokens.datacenters import accounts_url_for
 
     connect(fake_zoho, "a", "ann@a.example", "700000001")
     with use_zoho(tenant="a"):
@@ -240,7 +240,9 @@ def test_refresh_and_revoke_go_to_the_tokens_own_data_center_after_use_zoho(
     settings.ZOHO_TOKENS = {**sdk_settings, "ACCOUNTS_URL": None, "API_DOMAIN": None}
     eu_row = ZohoTokenFactory(tenant="b", api_domain="https://www.zohoapis.eu")
 
-    assert refresh.accounts_url_for(eu_row).startswith("https://accounts.zoho.eu")
+    assert accounts_url_for(eu_row.api_domain, eu_row.accounts_server).startswith(
+        "https://accounts.zoho.eu"
+    )
 
 
 def test_use_zoho_gives_the_sdk_our_http_timeout(fake_zoho, sdk_settings, settings):

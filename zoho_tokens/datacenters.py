@@ -7,11 +7,14 @@ other name matches the SDK's ``DataCenter`` classes.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from zoho_tokens.conf import zoho_settings
 from zoho_tokens.exceptions import ConfigurationError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -186,13 +189,29 @@ def trusted_accounts_url(url: str | None) -> str | None:
     return origin if origin in allowed else None
 
 
-def issuer_of_api_domain(api_domain: str | None) -> str:
-    """The accounts server that certainly issued a token of ``api_domain`` ("" if unsure).
+def issuer(api_domain: str | None, recorded: str | None = None) -> str:
+    """The accounts server that issued a token of ``api_domain``, "" when that is not certain.
 
-    Zoho tokens belong to one data center, so a Zoho api domain names its accounts server,
-    unless ``ACCOUNTS_URL`` points elsewhere (a proxy, another data center): then who issued
-    the token is not known from the api domain alone.
+    The one rule for where a token's client secret goes (save records it; refresh and revoke
+    post there). In order: the server ``recorded`` with the token (the exchange URL, the
+    callback's ``accounts-server``) if it is still trusted, since a value in the database never
+    decides where the secret goes; the accounts server of the SDK environment the project
+    initialised when it serves this api domain (code, not data: the SDK exchanged and refreshed
+    there); the data center a Zoho api domain names, unless ``ACCOUNTS_URL`` points elsewhere
+    (a proxy, another data center).
     """
+    if recorded:
+        trusted = trusted_accounts_url(recorded)
+        if trusted:
+            return trusted
+        logger.warning(
+            "zoho_tokens: a token names accounts server %s, which is neither Zoho's nor "
+            "ACCOUNTS_URL: ignored",
+            str(recorded)[:100],
+        )
+    server = _sdk_environment_server(api_domain)
+    if server:
+        return server
     dc = data_center_of(api_domain)
     if dc is None:
         return ""
@@ -201,6 +220,31 @@ def issuer_of_api_domain(api_domain: str | None) -> str:
     if configured and origin_of(configured) != origin_of(server):
         return ""
     return server
+
+
+def accounts_url_for(api_domain: str | None, recorded: str | None = None) -> str:
+    """Where to refresh or revoke a token: its ``issuer``; when that is not certain (a token
+    stored before it was recorded, an api domain of no data center), ``ACCOUNTS_URL``, else
+    the accounts server of the token's data center (or of ``DATA_CENTER``)."""
+    return issuer(api_domain, recorded) or accounts_base_url(data_center_of(api_domain))
+
+
+def _sdk_environment_server(api_domain: str | None) -> str:
+    """The SDK environment's accounts server (base URL) if that environment serves
+    ``api_domain``, else "". The environment is process-wide (or per thread after
+    ``switch_user``), so it may belong to another tenant: only its own api domain counts."""
+    if not api_domain:
+        return ""
+    from zoho_tokens.zohosdk import Initializer  # the SDK is heavy: only when asked
+
+    try:
+        environment = getattr(Initializer.get_initializer(), "environment", None)
+    except Exception:  # an uninitialised (or absent) SDK is a normal case here
+        return ""
+    if environment is None or origin_of(str(environment.url or "")) != origin_of(api_domain):
+        return ""
+    server = str(getattr(environment, "accounts_url", "") or "").rstrip("/")
+    return server.removesuffix(TOKEN_PATH)
 
 
 def trusted_api_domain(url: str | None) -> str | None:

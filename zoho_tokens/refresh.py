@@ -66,12 +66,7 @@ from django.db.models import Q
 from zoho_tokens import metrics, oauth_client, rows
 from zoho_tokens.conf import zoho_settings
 from zoho_tokens.connections import retrying
-from zoho_tokens.datacenters import (
-    accounts_base_url,
-    data_center_of,
-    issuer_of_api_domain,
-    trusted_accounts_url,
-)
+from zoho_tokens.datacenters import accounts_url_for
 from zoho_tokens.exceptions import (
     InvalidRefreshToken,
     RefreshRefused,
@@ -82,7 +77,6 @@ from zoho_tokens.exceptions import (
     detached,
 )
 from zoho_tokens.models import ZohoToken, now_ms, token_db
-from zoho_tokens.zohosdk import Initializer
 
 logger = logging.getLogger("zoho_tokens")
 
@@ -194,55 +188,6 @@ def ensure_fresh(row: ZohoToken) -> ZohoToken:
             "it cannot be refreshed; connect this user again with 'manage.py zoho_login'"
         )
     return refresh_token(row)
-
-
-def issuer_of(row: Any) -> str | None:
-    """The accounts server that issued ``row``'s token, when that is known for certain.
-
-    The ``accounts_server`` recorded when the token was stored (the exchange URL, the web
-    callback's ``accounts-server``), if it is still a trusted one (a value in the database
-    never decides where the client secret goes); else the data center a Zoho api domain
-    names (``datacenters.issuer_of_api_domain``); else None.
-    """
-    recorded = getattr(row, "accounts_server", "") or ""
-    if recorded:
-        trusted = trusted_accounts_url(recorded)
-        if trusted:
-            return trusted
-        logger.warning(
-            "zoho_tokens: token %s names accounts server %s, which is neither Zoho's nor "
-            "ACCOUNTS_URL: ignored",
-            row.pk,
-            recorded[:100],
-        )
-    return issuer_of_api_domain(row.api_domain) or None
-
-
-def accounts_url_for(row: ZohoToken) -> str:
-    """Where to refresh or revoke ``row``: the accounts server that issued it.
-
-    When that is not known (a token stored before it was recorded, with an api domain that
-    names no data center): the SDK's active environment when it serves this token's api
-    domain; else ``ACCOUNTS_URL``; else the accounts server of the token's data center. The
-    SDK's environment is process-wide (or per thread after ``switch_user``), so in a
-    multi-tenant process it may belong to another tenant's data center: it is only trusted
-    for tokens of its own api domain.
-    """
-    issuer = issuer_of(row)
-    if issuer:
-        return issuer
-    try:
-        initializer = Initializer.get_initializer()
-        environment = getattr(initializer, "environment", None)
-        if environment is not None and _same_domain(environment.url, row.api_domain):
-            return environment.accounts_url
-    except Exception:  # noqa: S110 - an uninitialised SDK is a normal case here
-        pass
-    return accounts_base_url(data_center_of(row.api_domain))
-
-
-def _same_domain(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and str(a).rstrip("/").lower() == str(b).rstrip("/").lower()
 
 
 def still_valid(row: Any) -> bool:
@@ -446,7 +391,7 @@ def _ask_zoho(row: ZohoToken, owner: str, refresh_secret: str, client_secret: st
         try:
             asked = time.perf_counter()
             answer = oauth_client.refresh(
-                accounts_url_for(row),
+                accounts_url_for(row.api_domain, row.accounts_server),
                 refresh_token=refresh_secret,
                 client_id=row.client_id,
                 client_secret=client_secret,

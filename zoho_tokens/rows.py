@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 from zoho_tokens import audit, crypto, lifecycle, signals
 from zoho_tokens.connections import is_transient, pause
 from zoho_tokens.datacenters import (
-    issuer_of_api_domain,
+    issuer,
     origin_of,
     trusted_accounts_url,
     trusted_api_domain,
@@ -244,7 +244,7 @@ def save(
 
     ``accounts_server`` is the Zoho accounts server that issued the token (where it is
     refreshed and revoked later); when the caller does not know it, a new row records the
-    server it can be sure of (``issuing_server``) and an existing row keeps its own. ``scope``
+    server it can be sure of (``datacenters.issuer``) and an existing row keeps its own. ``scope``
     is Zoho's ``scope`` answer (None: unknown, the row keeps what it has).
 
     - The unique constraint refuses our insert because another process inserted the same
@@ -282,25 +282,6 @@ def save(
 def normal_scope(scope: str) -> str:
     """Zoho's ``scope`` answer (comma- or space-separated) as ``"A,B,C"``, duplicates dropped."""
     return ",".join(dict.fromkeys(s for s in scope.replace(" ", ",").split(",") if s))
-
-
-def issuing_server(api_domain: str | None) -> str:
-    """The accounts server a token the SDK hands us now was issued by, as far as is certain.
-
-    The SDK exchanges and refreshes at its environment's accounts URL, so when its active
-    environment serves this api domain, that server issued the token; otherwise a Zoho api
-    domain names its data center's (``datacenters.issuer_of_api_domain``); else unknown ("").
-    """
-    try:
-        environment = getattr(Initializer.get_initializer(), "environment", None)
-    except Exception:
-        environment = None
-    if environment is not None and api_domain:
-        same = str(environment.url or "").rstrip("/").lower() == api_domain.rstrip("/").lower()
-        server = trusted_accounts_url(getattr(environment, "accounts_url", None))
-        if same and server:
-            return server
-    return issuer_of_api_domain(api_domain)
 
 
 def _upsert(
@@ -443,10 +424,10 @@ def _copy(
     for field, _limit in TEXT_FIELDS:
         setattr(row, field, getattr(token, f"get_{field}")() or "")
     row.expiry_time = expiry_time
-    if accounts_server:
-        row.accounts_server = accounts_server
-    elif not row.accounts_server:
-        row.accounts_server = issuing_server(row.api_domain)
+    # Only a server that will be trusted when read back is recorded (not an SDK environment's
+    # own accounts URL: that is code of this process, not a fact about the token).
+    server = issuer(row.api_domain, accounts_server or row.accounts_server)
+    row.accounts_server = trusted_accounts_url(server) or ""
 
 
 def _announce_save(

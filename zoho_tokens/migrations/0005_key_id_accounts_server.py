@@ -6,16 +6,16 @@ from django.db import migrations, models
 
 
 def forwards(apps, schema_editor):
-    from zoho_tokens.datacenters import issuer_of_api_domain
+    from zoho_tokens.datacenters import issuer
     from zoho_tokens.keys import fill_key_ids
 
     model = apps.get_model("zoho_tokens", "ZohoToken")
     manager = model.objects.db_manager(schema_editor.connection.alias)
     fill_key_ids(model, using=schema_editor.connection.alias)
     for pk, api_domain in manager.filter(accounts_server="").values_list("pk", "api_domain"):
-        issuer = issuer_of_api_domain(api_domain)
-        if issuer:
-            manager.filter(pk=pk).update(accounts_server=issuer)
+        server = issuer(api_domain)
+        if server:
+            manager.filter(pk=pk).update(accounts_server=server)
 
 
 class Migration(migrations.Migration):

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from zoho_tokens import refresh, signals
-from zoho_tokens.datacenters import host_of
+from zoho_tokens.datacenters import accounts_url_for, host_of
 from zoho_tokens.exceptions import (
     DecryptionError,
     RefreshFailed,
@@ -351,7 +351,7 @@ def _refresh_one(
         if current.expiry_time is not None and not refresh.needs_refresh(current, within):
             return outcome(RefreshStatus.NOT_DUE, "refreshed meanwhile by another worker", current)
         row = current
-    server = refresh.accounts_url_for(row)
+    server = accounts_url_for(row.api_domain, row.accounts_server)
     state = servers.setdefault(server, _Server())
     if state.held_back:
         state.deferred.append(row)

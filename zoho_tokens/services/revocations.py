@@ -10,8 +10,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, QuerySet
 
-from zoho_tokens import audit, background, oauth_client, refresh, rows, signals
-from zoho_tokens.datacenters import host_of
+from zoho_tokens import audit, background, oauth_client, rows, signals
+from zoho_tokens.datacenters import accounts_url_for, host_of, issuer
 from zoho_tokens.exceptions import TokenStoreError, ZohoError
 from zoho_tokens.models import AuditAction, ReplacedRefreshToken, ZohoToken, token_db
 
@@ -52,7 +52,7 @@ def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Rev
         url = ""
         try:
             if row.has_refresh_token:
-                url = refresh.accounts_url_for(row)
+                url = accounts_url_for(row.api_domain, row.accounts_server)
                 remote = oauth_client.revoke(url, refresh_token=row.refresh_token)
         except ZohoError as exc:
             _revoke_failed(row, exc.code)
@@ -60,7 +60,7 @@ def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Rev
         except TokenStoreError as exc:
             # e.g. the refresh token cannot be decrypted: keep the row, say why.
             return RevokeOutcome(row.pk, label_, False, False, f"kept: {exc.error_message}")
-        if url and not remote and refresh.issuer_of(row) is None:
+        if url and not remote and not issuer(row.api_domain, row.accounts_server):
             _revoke_failed(row, "issuer_unknown")
             return RevokeOutcome(
                 row.pk,
@@ -148,9 +148,9 @@ def _revoke_one_replaced(item: ReplacedRefreshToken) -> bool:
     who = ZohoToken(id=item.token_id, tenant=item.tenant, user_name=item.user_name or None)
     error = ""
     try:
-        url = refresh.accounts_url_for(issued)
+        url = accounts_url_for(issued.api_domain, issued.accounts_server)
         remote = oauth_client.revoke(url, refresh_token=item.refresh_token)
-        if not remote and refresh.issuer_of(issued) is None:
+        if not remote and not issuer(issued.api_domain, issued.accounts_server):
             error = "issuer_unknown"
     except ZohoError as exc:
         error = str(exc.code)
