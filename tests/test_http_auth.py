@@ -20,7 +20,7 @@ import zoho_tokens
 from tests.factories import ZohoTokenFactory
 from tests.helpers import database_url_for_subprocess, now_ms
 from tests.workers import Workers
-from zoho_tokens.exceptions import ConfigurationError, NoConnection
+from zoho_tokens.exceptions import ConfigurationError, NoConnection, ScopeMissingError
 from zoho_tokens.http import ZohoAuth
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.testing import FakeZoho
@@ -236,6 +236,55 @@ def test_async_50_concurrent_requests_one_refresh_and_no_database_call_on_the_lo
     assert statuses == [200] * 50
     assert counters["refresh"] == 1  # at most one, and the dropped token replaced
     assert counters["api"] == 1 + 50 + 50  # the first call, 50 rejected, 50 retried
+
+
+def test_async_zohoauth_checks_the_scopes_it_was_given(fake_zoho, books):
+    """An ``httpx.AsyncClient`` with ``ZohoAuth(scopes=...)`` raises before any request, as
+    the sync flow does (the async flow once dropped the scopes on its way to the thread)."""
+    ZohoToken.objects.filter(pk=books.pk).update(scope=SCOPE)
+
+    async def call(scopes: list[str]) -> int:
+        async with httpx.AsyncClient(auth=ZohoAuth(USER, scopes=scopes), timeout=5) as client:
+            return (await client.get(books_url(fake_zoho))).status_code
+
+    with pytest.raises(ScopeMissingError, match=r"ZohoBooks\.fullaccess\.all"):
+        asyncio.run(call(["ZohoBooks.fullaccess.all"]))
+    assert fake_zoho.counters["api"] == 0
+    with pytest.raises(ScopeMissingError):
+        asyncio.run(zoho_tokens.aaccess_token(USER, scopes=["ZohoBooks.fullaccess.all"]))
+    assert asyncio.run(call(["ZohoCRM.modules.ALL"])) == 200
+
+
+def test_the_first_aaccess_token_imports_the_store_off_the_loop():
+    """The first ``await zoho_tokens.aaccess_token()`` in a process imports the store's
+    modules (tens of ms of CPU) in asgiref's thread, not on the event loop's (a new
+    interpreter: here they are imported already)."""
+    code = (
+        "import asyncio, sys, threading, django\n"
+        "django.setup()\n"
+        "assert 'zoho_tokens.store' not in sys.modules\n"
+        "seen = []\n"
+        "sys.addaudithook(lambda event, args: seen.append(threading.get_ident())\n"
+        "    if event == 'import' and args[0] == 'zoho_tokens.store' else None)\n"
+        "import zoho_tokens\n"
+        "async def main():\n"
+        "    try:\n"
+        "        await zoho_tokens.aaccess_token('nobody@example.com:1')\n"
+        "    except Exception as exc:\n"
+        "        print(type(exc).__name__)\n"
+        "    return threading.get_ident()\n"
+        "loop_thread = asyncio.run(main())\n"
+        "assert seen and loop_thread not in seen, (seen, loop_thread)\n"
+        "print('ok')\n"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "ok"
 
 
 def test_a_database_call_on_the_loop_would_be_caught(fake_process, monkeypatch):

@@ -129,7 +129,9 @@ class ZohoAuth(AuthBase, _HttpxAuth):  # type: ignore[misc]
 
     async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
         # The token's row is read in a thread: the loop never waits on the database.
-        token = await tokens.aaccess_token_for(str(request.url), self.user_name, self.tenant)
+        token = await tokens.aaccess_token_for(
+            str(request.url), self.user_name, self.tenant, self.scopes
+        )
         await request.aread()
         request.headers["Authorization"] = PREFIX + token
         response = yield request

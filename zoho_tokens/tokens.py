@@ -1,4 +1,5 @@
-"""Access tokens for code that calls Zoho's APIs itself: ``access_token`` / ``aaccess_token``.
+"""Access tokens for code that calls Zoho's APIs itself: ``access_token`` (and, in the package
+root so that its first use imports nothing on the event loop, ``aaccess_token``).
 
 Most code that talks to Zoho does not use the CRM SDK: it calls REST endpoints (CRM, COQL,
 Books, Desk...) with ``requests`` or ``httpx``. This module hands such code the stored access
@@ -37,7 +38,6 @@ from zoho_tokens.store import lookup
 from zoho_tokens.tenancy import current_tenant
 
 __all__ = [
-    "aaccess_token",
     "aaccess_token_for",
     "access_token",
     "access_token_for",
@@ -68,17 +68,6 @@ def access_token(
     return heal(lambda: _access_token(user_name, tenant, None, scopes))
 
 
-async def aaccess_token(
-    user_name: str | None = None,
-    tenant: str | None = None,
-    scopes: Iterable[str] | None = None,
-) -> str:
-    """``access_token`` for async code: the database work (and any wait for another worker's
-    refresh) runs in a thread, never on the event loop."""
-    tenant = current_tenant() if tenant is None else tenant
-    return await sync_to_async(access_token, thread_sensitive=True)(user_name, tenant, scopes)
-
-
 def access_token_for(
     url: str,
     user_name: str | None = None,
@@ -100,7 +89,9 @@ async def aaccess_token_for(
 ) -> str:
     """``access_token_for`` for async code, run in a thread."""
     tenant = current_tenant() if tenant is None else tenant
-    return await sync_to_async(access_token_for, thread_sensitive=True)(url, user_name, tenant)
+    return await sync_to_async(access_token_for, thread_sensitive=True)(
+        url, user_name, tenant, scopes
+    )
 
 
 def refresh_rejected(rejected: str, user_name: str | None = None, tenant: str | None = None) -> str:
