@@ -144,6 +144,7 @@ DEFAULTS = {
     "refresh_failures": "0",
     "refresh_error": "''",
     "refresh_lease_owner": "''",
+    "scope": "''",  # NOT NULL since migration 0010
 }
 
 
@@ -158,7 +159,7 @@ def seed(tokens: int, audit: int) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 5000):
             batch = rows[start : start + 5000]
-            chunk = [(*row, *("", "", 0, "", ""), stamp, stamp) for row in batch]
+            chunk = [(*row, *("", "", 0, "", "", ""), stamp, stamp) for row in batch]
             marks = ", ".join(["%s"] * len(chunk[0]))
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", chunk)
     seed_audit(audit, tokens)
@@ -445,12 +446,13 @@ with open(sys.argv[1]) as fh:
     rows = list(csv.reader(fh))[1:]
 values = [("9" + r[0], "floor", r[1], r[2], crypto.encrypt(r[3], shared=True),
            crypto.encrypt(r[4]), crypto.encrypt(r[5]), "", crypto.checksum(r[4]),
-           crypto.checksum(r[5]), "", int(r[7]), r[8], r[9], key_id, "", "", 0, "", "", now, now)
+           crypto.checksum(r[5]), "", int(r[7]), r[8], r[9], key_id, "", "", 0, "", "", "", now,
+           now)
           for r in rows]
 with transaction.atomic(), connection.cursor() as c:
     for start in range(0, len(values), 500):
         c.executemany("INSERT INTO zoho_tokens_zohotoken (" + sys.argv[2] + ") VALUES ("
-                      + ", ".join(["%s"] * 22) + ")", values[start:start + 500])
+                      + ", ".join(["%s"] * 23) + ")", values[start:start + 500])
 print(len(values))
 """
 

@@ -96,6 +96,31 @@ def record_many(
     )
 
 
+def record_each(events: list[tuple[str, dict[str, Any], Any]], batch_size: int = 500) -> None:
+    """One audit row per ``(action, detail, token)``, in bulk (the caller's transaction)."""
+    if not zoho_settings.AUDIT_LOG or not events:
+        return
+    origin = signals.current_origin()
+    name = actor_name(origin.actor)
+    TokenAuditEvent.objects.bulk_create(
+        [
+            TokenAuditEvent(
+                action=str(action),
+                token_id=token.pk or "",
+                user_name=token.user_name or "",
+                tenant=token.tenant or "",
+                actor=origin.actor,
+                actor_name=name,
+                source=origin.source,
+                outcome="ok",
+                detail={k: v for k, v in detail.items() if k in SAFE_DETAIL_KEYS},
+            )
+            for action, detail, token in events
+        ],
+        batch_size=batch_size,
+    )
+
+
 def _log(action: str, token: Any = None, **fields: Any) -> None:
     actor = fields.pop("actor", None)
     data = {

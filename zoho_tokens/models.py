@@ -434,16 +434,16 @@ class ZohoToken(models.Model):
         whole, so ``key_id`` names the one key all of its values need."""
         update_fields = kwargs.get("update_fields")
         if update_fields is None:
-            seal(
-                self,
-                SECRET_FIELDS,
-                reencrypt=self.key_id != crypto.primary_key_id(),
-                claim=True,
-            )
+            self.seal_whole()
         else:
             names = [name for name in SECRET_FIELDS if name in update_fields]
             kwargs["update_fields"] = {*update_fields, *seal(self, names)}
         super().save(*args, **kwargs)
+
+    def seal_whole(self) -> None:
+        """Seal every secret as a whole-row save stores it (also for ``bulk_create`` and
+        ``bulk_update`` of whole rows, e.g. a batched import): one key for the row."""
+        seal(self, SECRET_FIELDS, reencrypt=self.key_id != crypto.primary_key_id(), claim=True)
 
     def _save_table(self, raw: bool = False, *args: Any, **kwargs: Any) -> Any:
         if not raw:

@@ -284,9 +284,9 @@ def normal_scope(scope: str) -> str:
     return ",".join(dict.fromkeys(s for s in scope.replace(" ", ",").split(",") if s))
 
 
-def _upsert(
-    token: OAuthToken, tenant: str, accounts_server: str | None = None, scope: str | None = None
-) -> None:
+def check(token: OAuthToken, tenant: str) -> tuple[str | None, str | None, int | None]:
+    """Refuse what no save may write (``TokenStoreError``, one line); else the token's
+    ``(user name, id, expiry time)``."""
     name = user_name(token)
     token_id = str_or_none(token.get_id(), "id", 64)
     for field, limit in TEXT_FIELDS:
@@ -294,6 +294,13 @@ def _upsert(
     check_api_domain(token.get_api_domain())
     expiry_time = expiry(token)
     str_or_none(tenant, "tenant", 64)
+    return name, token_id, expiry_time
+
+
+def _upsert(
+    token: OAuthToken, tenant: str, accounts_server: str | None = None, scope: str | None = None
+) -> None:
+    name, token_id, expiry_time = check(token, tenant)
 
     primary: Q | None
     predicate: Predicate | None
@@ -332,31 +339,48 @@ def _upsert(
     if replaced:
         ZohoToken.objects.filter(pk__in=[r.pk for r in replaced]).delete()
 
-    old_access, old_refresh = row.access_token_checksum, row.refresh_token_checksum
-    previous = next(filter(None, map(lifecycle.unhealthy, [row, *replaced])), None)
-    failures = max((r.refresh_failures for r in [row, *replaced]), default=0)
     # The old row as it was (its ciphertext), for the refresh tokens this save replaces.
     before = [*replaced] if created else [*replaced, _stored_copy(row)]
-    _copy(token, row, name, expiry_time, accounts_server)
+    old_refresh = row.refresh_token_checksum
+    refreshed = put(token, row, name, expiry_time, accounts_server, created, replaced)
     if scope:
         row.scope = normal_scope(scope)
-    new_access = crypto.checksum(token.get_access_token())
     new_refresh = crypto.checksum(token.get_refresh_token())
-    if previous is not None and (new_access != old_access or new_refresh != old_refresh):
-        lifecycle.recover(row, previous, failures)  # a working token again
     row.save(using=token_db(), force_insert=created, force_update=not created)
     if new_refresh and signals.current_origin().operation != "import":
         _replace_refresh_tokens(
             [old for old in before if old.refresh_token_checksum not in ("", new_refresh)]
         )
 
-    refreshed = not created and new_access != old_access and new_refresh == old_refresh != ""
     exchanged = (
         bool(token.get_grant_token())
         and (created or new_refresh != old_refresh)
         and signals.current_origin().operation != "import"
     )
     _announce_save(row, created, refreshed, exchanged, replaced)
+
+
+def put(
+    token: OAuthToken,
+    row: ZohoToken,
+    name: str | None,
+    expiry_time: int | None,
+    accounts_server: str | None,
+    created: bool,
+    replaced: list[ZohoToken] = (),  # type: ignore[assignment]
+) -> bool:
+    """Put the token's values on the row (unsaved): a row that was failing or invalid and
+    gets a new token recovers. Returns whether this is a refresh (same refresh token, new
+    access token). Shared by ``save`` and batched writers (the import)."""
+    old_access, old_refresh = row.access_token_checksum, row.refresh_token_checksum
+    previous = next(filter(None, map(lifecycle.unhealthy, [row, *replaced])), None)
+    failures = max((r.refresh_failures for r in [row, *replaced]), default=0)
+    _copy(token, row, name, expiry_time, accounts_server)
+    new_access = crypto.checksum(token.get_access_token())
+    new_refresh = crypto.checksum(token.get_refresh_token())
+    if previous is not None and (new_access != old_access or new_refresh != old_refresh):
+        lifecycle.recover(row, previous, failures)  # a working token again
+    return not created and new_access != old_access and new_refresh == old_refresh != ""
 
 
 def _stored_copy(row: ZohoToken) -> ZohoToken:
@@ -441,6 +465,19 @@ def _announce_save(
         signals.send_on_commit(
             signals.token_deleted, token=old, actor=origin.actor, source=origin.source
         )
+    action, detail = _save_event(row, created, refreshed, exchanged, replaced)
+    audit.record(action, token=row, detail=detail)
+    _send_saved(row, created, refreshed)
+    if exchanged:
+        signals.send_on_commit(
+            signals.grant_exchanged, token=row, actor=origin.actor, source=origin.source
+        )
+
+
+def _save_event(
+    row: ZohoToken, created: bool, refreshed: bool, exchanged: bool, replaced: list[ZohoToken]
+) -> tuple[str, dict[str, Any]]:
+    """The audit action and detail of a save of ``row``."""
     action = (
         AuditAction.GRANT_EXCHANGED
         if exchanged
@@ -448,22 +485,32 @@ def _announce_save(
         if refreshed
         else AuditAction.SAVED
     )
-    audit.record(
-        action,
-        token=row,
-        detail={
-            "created": created,
-            "expiry_time": row.expiry_time,
-            "replaced_ids": [r.pk for r in replaced],
-        },
-    )
-    signals.send_on_commit(signals.token_saved, token=row, created=created, source=origin.source)
+    detail = {
+        "created": created,
+        "expiry_time": row.expiry_time,
+        "replaced_ids": [r.pk for r in replaced],
+    }
+    return action, detail
+
+
+def _send_saved(row: ZohoToken, created: bool, refreshed: bool) -> None:
+    source = signals.current_origin().source
+    signals.send_on_commit(signals.token_saved, token=row, created=created, source=source)
     if refreshed:
-        signals.send_on_commit(signals.token_refreshed, token=row, source=origin.source)
-    if exchanged:
-        signals.send_on_commit(
-            signals.grant_exchanged, token=row, actor=origin.actor, source=origin.source
-        )
+        signals.send_on_commit(signals.token_refreshed, token=row, source=source)
+
+
+def announce_saves(saved: list[tuple[ZohoToken, bool, bool]]) -> None:
+    """What ``save`` announces, for rows a batched writer saved: ``(row, created,
+    refreshed)`` each; the audit rows in one bulk insert (the caller's transaction)."""
+    audit.record_each(
+        [
+            (*_save_event(row, created, refreshed, False, []), row)
+            for row, created, refreshed in saved
+        ]
+    )
+    for row, created, refreshed in saved:
+        _send_saved(row, created, refreshed)
 
 
 def delete_by_id(tenant: str, token_id: str) -> bool:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from zoho_tokens import audit, rows, signals
+from zoho_tokens import audit, crypto, rows, signals
 from zoho_tokens.exceptions import TokenDecryptionError, TokenStoreError
 from zoho_tokens.importers import filestore
 from zoho_tokens.importers.base import (
@@ -130,6 +132,7 @@ def import_source(
     ``on_conflict``: ``skip`` leaves a connection we already hold (same user name in the
     tenant) alone; ``replace`` overwrites it in place, keeping our id. ``dry_run`` runs the
     same saves in a transaction that is rolled back, so the counts are the real ones.
+    Rows are written ``IMPORT_BATCH`` at a time (``_Batch``).
     """
     if on_conflict not in ON_CONFLICT:
         raise ValueError(f"on_conflict must be one of {ON_CONFLICT}")
@@ -139,14 +142,16 @@ def import_source(
     result = ImportResult(source=source, tenant=tenant, dry_run=dry_run)
     total = len(source.rows)
     alias = token_db()
-    # A dry run saves in one transaction that is rolled back; a real run commits row by row
-    # (each save is its own transaction), so one bad row costs only itself.
+    # A dry run saves in one transaction that is rolled back; a real run commits batch by
+    # batch, and a batch the database refuses is retried row by row (one bad row costs only
+    # itself).
     outer = transaction.atomic(using=alias) if dry_run else nullcontext()
     with signals.origin(AuditSource.COMMAND, None, operation="import"), outer:
-        for done, row in enumerate(source.rows, start=1):
-            result.outcomes.append(_import_row(row, tenant, on_conflict))
+        for start in range(0, total, IMPORT_BATCH):
+            chunk = source.rows[start : start + IMPORT_BATCH]
+            result.outcomes.extend(_import_batch(chunk, tenant, on_conflict))
             if progress:
-                progress(done, total)
+                progress(start + len(chunk), total)
         if dry_run:
             transaction.set_rollback(True, using=alias)
         else:
@@ -157,6 +162,160 @@ def import_source(
                 detail={"count": len(saved), "token_ids": saved[:1000], "reason": source.kind},
             )
     return result
+
+
+#: Source rows written per transaction: a few queries per batch, not per row.
+IMPORT_BATCH = 500
+
+
+def _import_batch(chunk: list[SourceRow], tenant: str, on_conflict: str) -> list[RowOutcome]:
+    try:
+        with transaction.atomic(using=token_db()):
+            return _Batch(tenant, on_conflict).run(chunk)
+    except DatabaseError:
+        # A concurrent writer took a user name or id, or the database refused a value:
+        # the batch is rolled back and done again row by row, so only the bad row fails.
+        return [_import_row(row, tenant, on_conflict) for row in chunk]
+
+
+def _first_token(row: SourceRow) -> tuple[str, str] | None:
+    """``(field, value)`` a row without user name is matched by (as ``_existing``)."""
+    for name in TOKEN_FIELDS:
+        value = row.values.get(name)
+        if value:
+            return name, value
+    return None
+
+
+class _Batch:
+    """Import up to ``IMPORT_BATCH`` rows with the semantics of ``_import_one`` row by row.
+
+    One locked query finds the rows we hold (same user name, same token without user name,
+    or a taken id); new rows go in with one ``bulk_create``, replaced ones with one
+    ``bulk_update``, sealed by ``ZohoToken.seal_whole`` and filled by ``rows.put`` like a
+    save; their audit rows in one bulk insert (``rows.announce_saves``). A row that matches
+    one written earlier in the batch (a duplicate in the file) writes what is pending first.
+    """
+
+    def __init__(self, tenant: str, on_conflict: str) -> None:
+        self.tenant, self.on_conflict = tenant, on_conflict
+        self.by_name: dict[str, ZohoToken] = {}
+        self.by_token: dict[tuple[str, str], ZohoToken] = {}
+        self.taken: set[str] = set()
+        self.new: list[ZohoToken] = []
+        self.changed: list[ZohoToken] = []
+        self.saved: list[tuple[ZohoToken, bool, bool]] = []
+
+    def run(self, chunk: list[SourceRow]) -> list[RowOutcome]:
+        self._find(chunk)
+        outcomes = [self._one(row) for row in chunk]
+        self._flush()
+        return outcomes
+
+    def _find(self, chunk: list[SourceRow]) -> None:
+        names = {row.user_name for row in chunk if row.user_name}
+        ids = {row.source_id.strip() for row in chunk if 0 < len(row.source_id.strip()) <= 64}
+        query = Q(pk__in=ids)
+        if names:
+            query |= Q(tenant=self.tenant, user_name__in=names)
+        digests: dict[str, set[str]] = {}
+        for row in chunk:
+            first = _first_token(row) if not row.user_name else None
+            if first:
+                digests.setdefault(first[0], set()).add(crypto.checksum(first[1]))
+        for name, values in digests.items():
+            query |= Q(
+                tenant=self.tenant, user_name__isnull=True, **{f"{name}_checksum__in": values}
+            )
+        found = ZohoToken.objects.filter(query).select_for_update().order_by("pk")
+        for row in found:
+            self.taken.add(row.pk)
+            if row.tenant != self.tenant:  # exactly: a loose collation may match ACME to acme
+                continue
+            self._remember(row)
+
+    def _remember(self, row: ZohoToken) -> None:
+        self.taken.add(row.pk)
+        if row.user_name:
+            self.by_name.setdefault(row.user_name, row)
+            return
+        for name in TOKEN_FIELDS:
+            digest = getattr(row, f"{name}_checksum")
+            if digest:
+                self.by_token.setdefault((name, digest), row)
+
+    def _existing(self, row: SourceRow) -> ZohoToken | None:
+        if row.user_name:
+            return self.by_name.get(row.user_name)
+        first = _first_token(row)
+        return self.by_token.get((first[0], crypto.checksum(first[1]))) if first else None
+
+    def _one(self, row: SourceRow) -> RowOutcome:
+        problem = _validate(row)
+        if problem:
+            return RowOutcome(row, "failed", problem)
+        if not any(row.values.get(name) for name in TOKEN_FIELDS):
+            return RowOutcome(row, "skipped", "no refresh, access or grant token")
+        existing = self._existing(row)
+        source_id = row.source_id.strip()
+        if existing is not None and self.on_conflict == "skip":
+            return RowOutcome(row, "skipped", "already stored", existing.pk)
+        notes = []
+        if existing is not None:
+            if any(existing is r for r in self.new) or any(existing is r for r in self.changed):
+                self._flush()  # a duplicate in the file replaces what this batch wrote
+            token_id, status = existing.pk, "replaced"
+            if source_id and source_id != existing.pk:
+                notes.append(f"kept our id {existing.pk} (source id {source_id})")
+        else:
+            status = "imported"
+            token_id = source_id
+            if not source_id:
+                token_id = generate_id()
+                notes.append(f"no source id, new id {token_id}")
+            elif len(source_id) > 64 or source_id in self.taken:
+                token_id = generate_id()
+                why = "too long" if len(source_id) > 64 else "taken by another token"
+                notes.append(f"source id {source_id[:64]} {why}, new id {token_id}")
+        token = _oauth_token(row.values, token_id)
+        try:
+            self._put(token, existing, token_id)
+        except TokenStoreError as exc:
+            return RowOutcome(row, "failed", str(exc.error_message or exc), token_id)
+        return RowOutcome(row, status, "; ".join(notes), token_id)
+
+    def _put(self, token: OAuthToken, existing: ZohoToken | None, token_id: str) -> None:
+        """``rows.save``'s upsert for one row, written at the next ``_flush``."""
+        name, _id, expiry_time = rows.check(token, self.tenant)
+        created = existing is None
+        if existing is None:
+            row = ZohoToken(id=token_id, tenant=self.tenant)
+        else:
+            row = existing
+            rows.fill(token, row)
+            name, expiry_time = rows.user_name(token), rows.expiry(token)
+        refreshed = rows.put(token, row, name, expiry_time, None, created)
+        row.seal_whole()
+        (self.new if created else self.changed).append(row)
+        self.saved.append((row, created, refreshed))
+        self._remember(row)
+
+    def _flush(self) -> None:
+        if self.new:
+            ZohoToken.objects.bulk_create(self.new, batch_size=IMPORT_BATCH)
+        if self.changed:
+            now = timezone.now()
+            for row in self.changed:
+                row.updated_at = now
+            ZohoToken.objects.bulk_update(self.changed, UPDATED_COLUMNS, batch_size=IMPORT_BATCH)
+        rows.announce_saves(self.saved)
+        self.new, self.changed, self.saved = [], [], []
+
+
+#: What replacing a row writes: every column but the id and its creation time.
+UPDATED_COLUMNS = [
+    f.name for f in ZohoToken._meta.concrete_fields if f.name not in ("id", "created_at")
+]
 
 
 def import_tokens(source: str, **options: Any) -> ImportResult:
