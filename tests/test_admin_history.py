@@ -12,7 +12,7 @@ from django.urls import reverse
 from tests.factories import TokenAuditEventFactory, ZohoTokenFactory
 from tests.helpers import add_url, assert_no_secret, change_url, run_action, secrets_of
 from zoho_tokens import services
-from zoho_tokens.exceptions import ServiceError
+from zoho_tokens.exceptions import RefreshFailed, ZohoUnreachable
 from zoho_tokens.models import AuditAction, TokenAuditEvent, ZohoToken
 
 pytestmark = pytest.mark.django_db
@@ -157,7 +157,7 @@ def test_failed_grant_exchange_is_audited_with_zohos_error(
 def test_failed_grant_exchange_when_zoho_is_unreachable_is_audited(zoho_settings_for, fake_zoho):
     code = fake_zoho.add_grant()
     fake_zoho.stop()
-    with pytest.raises(ServiceError):
+    with pytest.raises(ZohoUnreachable):
         services.exchange_grant(code, source="command")
     event = TokenAuditEvent.objects.get(action=AuditAction.GRANT_FAILED)
     assert (event.source, event.detail["zoho_error"]) == ("command", "network")
@@ -166,8 +166,9 @@ def test_failed_grant_exchange_when_zoho_is_unreachable_is_audited(zoho_settings
 def test_failed_refresh_is_audited_with_the_error_code(live_token, fake_zoho):
     row = live_token("ann@example.com:700000001", expires_in_ms=-60_000)
     fake_zoho.stop()
-    with pytest.raises(ServiceError):
+    with pytest.raises(RefreshFailed) as failed:
         services.refresh_now(row, source="command")
+    assert failed.value.reason == "network"
     event = TokenAuditEvent.objects.get(action=AuditAction.REFRESH_FAILED, token_id=row.pk)
     assert (event.outcome, event.detail["zoho_error"]) == ("error", "network")
     assert event.user_name == "ann@example.com:700000001"

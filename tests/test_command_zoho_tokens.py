@@ -422,6 +422,6 @@ def test_subprocess_database_not_migrated(tmp_path):
         assert result.returncode == 1, args
         assert "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines() == [
-            "database error (OperationalError): check DATABASE_URL and run "
+            "database error: OperationalError (driver code SQLITE_ERROR); check DATABASE_URL and run "
             "'python manage.py migrate' if the zoho_tokens tables do not exist"
         ]

@@ -25,7 +25,7 @@ from tests.factories import UserFactory
 from tests.helpers import add_url, may_connect
 from zoho_tokens import access
 from zoho_tokens.checks import CheckId
-from zoho_tokens.exceptions import TenantMismatch
+from zoho_tokens.exceptions import ConfigurationError
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.tenancy import TenantMiddleware, as_tenant, current_tenant, tenant_context
 
@@ -232,17 +232,18 @@ def test_a_resolver_may_answer_a_str_an_int_or_a_model_instance(settings):
     ids=["false", "true", "company", "float", "bytes", "list"],
 )
 def test_any_other_resolver_answer_is_a_clear_error(settings, answer):
-    with pytest.raises(TenantMismatch) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         run_middleware(settings, answer)
+    assert caught.value.code == "tenant_type"
     message = str(caught.value)
     assert "TENANT_RESOLVER" in message and "resolver_answer" in message
     assert type(answer).__name__ in message and "\n" not in message
 
 
 def test_an_unsaved_model_instance_is_no_tenant():
-    with pytest.raises(TenantMismatch):
+    with pytest.raises(ConfigurationError):
         as_tenant(get_user_model()(username="unsaved"))
-    with pytest.raises(TenantMismatch):
+    with pytest.raises(ConfigurationError):
         with tenant_context(False):  # type: ignore[arg-type]
             pass
 

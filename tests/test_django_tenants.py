@@ -38,7 +38,7 @@ from tests.helpers import (
     start_connect,
 )
 from zoho_tokens import checks, services
-from zoho_tokens.exceptions import TenantMismatch, TokenStoreError
+from zoho_tokens.exceptions import ConfigurationError, TokenStoreError
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.sdk import NoConnection, use_zoho
 from zoho_tokens.store import DjangoTokenStore
@@ -539,10 +539,11 @@ def test_use_zoho_follows_the_schema(fake_zoho, zoho):
         assert current_email() == "bob@beta.example"
     # Another tenant inside a schema is refused, not served.
     with schema_context("acme"):
-        with pytest.raises(TenantMismatch, match="schema_context"):
+        with pytest.raises(ConfigurationError, match="schema_context") as mismatch:
             with use_zoho(tenant="beta"):
                 pass
-        with pytest.raises(TenantMismatch):
+        assert mismatch.value.code == "tenant"
+        with pytest.raises(ConfigurationError):
             with tenant_context("beta"):
                 pass
     with pytest.raises(NoConnection):  # public: tenant "" has no connection

@@ -16,7 +16,7 @@ from zohocrmsdk.src.com.zoho.crm.api.dc.data_center import DataCenter as SDKData
 from tests.helpers import oauth_token
 from zoho_tokens import services
 from zoho_tokens.datacenters import DATA_CENTERS, accounts_url_for, issuer
-from zoho_tokens.exceptions import RefreshFailed
+from zoho_tokens.exceptions import TokenInvalidError
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.store import DjangoTokenStore
 from zoho_tokens.testing import FakeZoho
@@ -103,7 +103,7 @@ def test_an_sdk_environment_at_a_server_no_setting_trusts_is_used_but_never_reco
     assert row.accounts_server == ""
 
     ZohoToken.objects.filter(pk=row.pk).update(expiry_time=0)
-    with pytest.raises(RefreshFailed):  # the rogue does not know the token
+    with pytest.raises(TokenInvalidError):  # the rogue does not know the token
         services.refresh_now(ZohoToken.objects.get(pk=row.pk))
     assert rogue.counters["requests"] >= 1
     assert fake_zoho.counters["requests"] == 0

@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
 from zoho_tokens import crypto
-from zoho_tokens.exceptions import TokenDecryptionError
+from zoho_tokens.exceptions import DecryptionError
 
 #: The encrypted columns, in model order.
 SECRET_FIELDS = ("client_secret", "refresh_token", "access_token", "grant_token")
@@ -51,16 +51,16 @@ def open_value(raw: str) -> str | None:
         return ""
     try:
         return crypto.decrypt(raw)
-    except crypto.DecryptionError:
+    except DecryptionError:
         return None
 
 
 def opened(owner: Any, name: str, raw: str) -> str:
-    """``open_value`` or ``TokenDecryptionError`` naming the row and column (never the value)."""
+    """``open_value`` or ``DecryptionError`` naming the row and column (never the value)."""
     plain = open_value(raw)
     if plain is None:
         # Raised outside any ``except``: no chained error, no plaintext in this frame.
-        raise TokenDecryptionError(owner, name)
+        raise DecryptionError(token_id=owner, field=name)
     return plain
 
 

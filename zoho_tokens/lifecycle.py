@@ -28,13 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from zoho_tokens import audit, signals
-from zoho_tokens.exceptions import (
-    InvalidRefreshToken,
-    Throttled,
-    UnexpectedAnswer,
-    ZohoError,
-    ZohoUnreachable,
-)
+from zoho_tokens.exceptions import ZohoError, ZohoUnreachable
 from zoho_tokens.models import AuditAction, ZohoToken, token_db
 
 
@@ -57,15 +51,15 @@ class PreviousState(models.TextChoices):
 
 def reason_for(exc: ZohoError) -> FailureReason:
     """The ``FailureReason`` of a ``ZohoError`` raised by a refresh."""
-    if isinstance(exc, InvalidRefreshToken):
-        return FailureReason.REFUSED
-    if isinstance(exc, Throttled):
-        return FailureReason.THROTTLED
     if isinstance(exc, ZohoUnreachable):
         return FailureReason.UNREACHABLE
-    if isinstance(exc, UnexpectedAnswer):
-        return FailureReason.UNEXPECTED
-    return FailureReason.ZOHO_ERROR
+    if exc.refused:
+        return FailureReason.REFUSED
+    if exc.throttled:
+        return FailureReason.THROTTLED
+    if exc.code in ZohoError.HINTS and exc.code != ZohoError.UNEXPECTED:
+        return FailureReason.ZOHO_ERROR  # an error Zoho documents (client, redirect URL)
+    return FailureReason.UNEXPECTED
 
 
 def refresh_failed(

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from zoho_tokens import crypto
 from zoho_tokens.conf import zoho_settings
-from zoho_tokens.exceptions import ConfigurationError, TokenDecryptionError
+from zoho_tokens.exceptions import ConfigurationError, DecryptionError
 
 # EncryptedTextField stays importable from here: migration 0001 names it so.
 from zoho_tokens.fields import (
@@ -491,7 +491,7 @@ class ZohoToken(models.Model):
         """A secret field shown as ``1000.…3f9a``; ``(unreadable)`` when it cannot decrypt."""
         try:
             return crypto.mask(getattr(self, field))
-        except TokenDecryptionError:
+        except DecryptionError:
             return "(unreadable: key missing)"
 
 

@@ -21,26 +21,11 @@ import requests
 from django.views.decorators.debug import sensitive_variables
 
 from zoho_tokens.conf import zoho_settings
-from zoho_tokens.exceptions import (
-    InvalidClient,
-    InvalidGrant,
-    InvalidRefreshToken,
-    Throttled,
-    UnexpectedAnswer,
-    ZohoError,
-    ZohoTimeout,
-    ZohoUnreachable,
-)
+from zoho_tokens.exceptions import GRANT_HINT, ZohoError, ZohoUnreachable
 
 __all__ = [
-    "InvalidClient",
-    "InvalidGrant",
-    "InvalidRefreshToken",
-    "Throttled",
     "TokenResponse",
-    "UnexpectedAnswer",
     "ZohoError",
-    "ZohoTimeout",
     "ZohoUnreachable",
     "current_user_name",
     "exchange_grant",
@@ -87,8 +72,9 @@ def _post(url: str, data: dict[str, Any]):
     try:
         response = requests.post(url, data=data, timeout=timeouts(), allow_redirects=False)
     except requests.Timeout:
-        failure = ZohoTimeout(
-            f"Zoho Accounts at {_host(url)} did not answer within {zoho_settings.HTTP_TIMEOUT} s"
+        failure = ZohoUnreachable(
+            f"Zoho Accounts at {_host(url)} did not answer within {zoho_settings.HTTP_TIMEOUT} s",
+            ZohoUnreachable.TIMEOUT,
         )
     except requests.RequestException as exc:
         failure = ZohoUnreachable(
@@ -107,11 +93,9 @@ def _json(response: requests.Response, url: str) -> dict[str, Any]:
     except ValueError:
         body = None
     if body is None:
-        raise UnexpectedAnswer(
-            f"Zoho at {_host(url)} answered HTTP {response.status_code} without JSON"
-        )
+        raise ZohoError(f"Zoho at {_host(url)} answered HTTP {response.status_code} without JSON")
     if not isinstance(body, dict):
-        raise UnexpectedAnswer(f"Zoho at {_host(url)} answered a JSON {type(body).__name__}")
+        raise ZohoError(f"Zoho at {_host(url)} answered a JSON {type(body).__name__}")
     return body
 
 
@@ -125,19 +109,25 @@ def _error(body: dict[str, Any], *, refreshing: bool) -> ZohoError:
         # On refresh both mean "this refresh token no longer works" (revoked, deleted as the
         # user's 21st, or never Zoho's); the refresher asks once more before believing it.
         if refreshing:
-            return InvalidRefreshToken(f"Zoho rejected the refresh token (Zoho: {error})", error)
-        return InvalidGrant(
-            f"this grant token was already used or has expired (Zoho: {error})", error
+            return ZohoError(f"Zoho rejected the refresh token (Zoho: {error})", error)
+        return ZohoError(
+            f"this grant token was already used or has expired (Zoho: {error})", error, GRANT_HINT
         )
     if error == "invalid_client" or error == "invalid_client_secret":
-        return InvalidClient(f"Zoho does not know this client id/secret (Zoho: {error})", error)
+        return ZohoError(f"Zoho does not know this client id/secret (Zoho: {error})", error)
     if error == "Access Denied":
-        return Throttled("Zoho is throttling token requests (Zoho: Access Denied)")
+        return ZohoError("Zoho is throttling token requests (Zoho: Access Denied)", error)
     if error == "invalid_redirect_uri":
-        return InvalidClient(
-            "the redirect URL does not match the client's (Zoho: invalid_redirect_uri)", error
+        return ZohoError(
+            "the redirect URL does not match the client's (Zoho: invalid_redirect_uri)",
+            error,
+            ZohoError.HINTS[ZohoError.INVALID_CLIENT],
         )
-    return UnexpectedAnswer(f"Zoho refused the request (Zoho: {error[:80]})", error[:80])
+    return ZohoError(
+        f"Zoho refused the request (Zoho: {error[:80]})",
+        error[:80],
+        ZohoError.HINTS[ZohoError.UNEXPECTED],
+    )
 
 
 def _lifetime_seconds(body: dict[str, Any]) -> int:
@@ -162,7 +152,7 @@ def _token_response(body: dict[str, Any], *, refreshing: bool) -> TokenResponse:
     if "error" in body:
         raise _error(body, refreshing=refreshing)
     if "access_token" not in body:
-        raise UnexpectedAnswer("Zoho's answer has neither access_token nor error")
+        raise ZohoError("Zoho's answer has neither access_token nor error")
     seconds = _lifetime_seconds(body)
     return TokenResponse(
         access_token=str(body["access_token"]),
@@ -242,7 +232,7 @@ def current_user_name(api_domain: str, access_token: str) -> str:
     except (KeyError, IndexError, TypeError):
         email = zgid = None
     if email is None or zgid is None:
-        raise UnexpectedAnswer("Zoho CRM's users/org answer has no email or zgid")
+        raise ZohoError("Zoho CRM's users/org answer has no email or zgid")
     return f"{email}:{zgid}"
 
 
@@ -252,16 +242,16 @@ def _get(url: str, headers: dict[str, str], params: dict[str, str] | None = None
     try:
         response = requests.get(url, headers=headers, params=params, timeout=timeouts())
     except requests.Timeout:
-        failure = ZohoTimeout(f"Zoho CRM at {_host(url)} did not answer in time")
+        failure = ZohoUnreachable(
+            f"Zoho CRM at {_host(url)} did not answer in time", ZohoUnreachable.TIMEOUT
+        )
     except requests.RequestException as exc:
         failure = ZohoUnreachable(f"cannot reach Zoho CRM at {_host(url)} ({type(exc).__name__})")
     if failure is not None:
         raise failure  # outside the except: the requests error is not chained
     body = _json(response, url)
     if response.status_code == 401:
-        raise UnexpectedAnswer(f"Zoho CRM refused the access token (Zoho: {body.get('code')})")
+        raise ZohoError(f"Zoho CRM refused the access token (Zoho: {body.get('code')})")
     if response.status_code >= 400:
-        raise UnexpectedAnswer(
-            f"Zoho CRM answered HTTP {response.status_code} ({body.get('code')})"
-        )
+        raise ZohoError(f"Zoho CRM answered HTTP {response.status_code} ({body.get('code')})")
     return body

@@ -68,12 +68,11 @@ from zoho_tokens.conf import zoho_settings
 from zoho_tokens.connections import retrying
 from zoho_tokens.datacenters import accounts_url_for
 from zoho_tokens.exceptions import (
-    InvalidRefreshToken,
-    RefreshRefused,
-    Throttled,
+    RefreshFailed,
     TokenInvalidError,
     TokenStoreError,
     ZohoError,
+    describe,
     detached,
 )
 from zoho_tokens.models import ZohoToken, now_ms, token_db
@@ -205,7 +204,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False, rejected: bool = False
     during a throttle hold-back. ``rejected`` says Zoho refused the current access token
     (HTTP 401 ``INVALID_TOKEN``, ``zoho_tokens.http``): refresh outside the window too, and
     wait for the new token rather than hand back the dead one, but respect every backoff
-    (a refused refresh raises ``RefreshRefused``).
+    (a refused refresh raises ``RefreshFailed``).
     """
     usable = not force and not rejected
     seen_expiry = row.expiry_time
@@ -218,7 +217,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False, rejected: bool = False
         if held_back:
             if usable and still_valid(current):
                 return current
-            raise RefreshRefused(held_back, current.refresh_error)
+            raise RefreshFailed(held_back, reason=current.refresh_error)
         if retrying(lambda: _acquire(row, seen_expiry, owner, force=force, rejected=rejected)):
             try:
                 return _refresh_as_owner(row, owner, force=force or rejected)
@@ -273,14 +272,14 @@ def _held_back(row: ZohoToken, *, force: bool) -> str:
     """Why ``row`` may not be refreshed now ("" when it may)."""
     if not backing_off(row):
         return ""
-    throttled = row.refresh_error == Throttled.default_code
+    throttled = row.refresh_error == ZohoError.THROTTLED
     if force and not throttled:
         return ""
     wait = ((row.refresh_backoff_until or 0) - shared_now_ms()) // 1000 + 1
     if throttled:
         return (
             f"Zoho is throttling refreshes of token {row.pk} (Zoho: Access Denied); not "
-            f"asking again for {wait} s. {Throttled.hint}"
+            f"asking again for {wait} s. {ZohoError.HINTS[ZohoError.THROTTLED]}"
         )
     return (
         f"refresh of Zoho token {row.pk} failed {row.refresh_failures} time(s) in a row "
@@ -310,7 +309,7 @@ def _acquire(
     free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now)
     may_ask = Q(refresh_backoff_until__isnull=True) | Q(refresh_backoff_until__lte=now)
     if force:
-        may_ask |= ~Q(refresh_error=Throttled.default_code)
+        may_ask |= ~Q(refresh_error=ZohoError.THROTTLED)
     due = Q()
     if not force and not rejected and seen_expiry is not None:
         # ... or no access token at all (the SDK would refresh such a row on its own).
@@ -336,7 +335,7 @@ def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
     grows as usual but to at most 30 s. A throttle hold-back is never shortened.
     """
     now = shared_now_ms()
-    if isinstance(exc, Throttled):
+    if exc.throttled:
         failures, seconds = row.refresh_failures, float(THROTTLE_BACKOFF_SECONDS)
         until = now + int(seconds * 1000)
     else:
@@ -384,7 +383,7 @@ def _extend(row: ZohoToken, owner: str) -> bool:
 
 def _ask_zoho(row: ZohoToken, owner: str, refresh_secret: str, client_secret: str) -> Any:
     """Zoho's answer to a refresh of ``row``: a ``TokenResponse``, or the ``ZohoError`` it
-    raised, returned. A refusal of the refresh token (``InvalidRefreshToken``:
+    raised, returned. A refusal of the refresh token (``ZohoError.refused``:
     ``invalid_code`` or ``invalid_grant``) is asked once more after a short pause, within the
     same (renewed) lease: only a repeated refusal comes back as one."""
     for attempt in (1, 2):
@@ -398,8 +397,8 @@ def _ask_zoho(row: ZohoToken, owner: str, refresh_secret: str, client_secret: st
             )
             metrics.refresh_answered(time.perf_counter() - asked)
             return answer
-        except InvalidRefreshToken as exc:
-            if attempt == 2:
+        except ZohoError as exc:
+            if attempt == 2 or not exc.refused:
                 return exc
             logger.warning(
                 "zoho_tokens: Zoho refused the refresh token of token %s (%s); asking once "
@@ -408,11 +407,11 @@ def _ask_zoho(row: ZohoToken, owner: str, refresh_secret: str, client_secret: st
                 exc.code,
                 REFUSAL_RECHECK_SECONDS,
             )
-        except ZohoError as exc:
-            return exc
         time.sleep(REFUSAL_RECHECK_SECONDS)
         if not _extend(row, owner):
-            return ZohoError("the refresh lease ran out while asking Zoho again")
+            return ZohoError(
+                "the refresh lease ran out while asking Zoho again", ZohoError.LEASE_LOST
+            )
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -429,7 +428,7 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
         raise failure
     answer = _ask_zoho(row, owner, refresh_secret, client_secret)
     del refresh_secret, client_secret
-    if isinstance(answer, InvalidRefreshToken):
+    if isinstance(answer, ZohoError) and answer.refused:
         retrying(lambda: rows.mark_invalid(row, answer.code))
         _release(row, owner)
         if still_valid(row) and not force:
@@ -443,8 +442,8 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
         logger.warning("zoho_tokens: refresh of token %s failed: %s", row.pk, answer)
         if still_valid(row) and not force:
             return row  # the current access token still works; a forced refresh must say so
-        raise RefreshRefused(
-            f"refresh of Zoho token {row.pk} failed: {answer.with_hint()}", str(answer.code)
+        raise RefreshFailed(
+            f"refresh of Zoho token {row.pk} failed: {describe(answer)}", reason=str(answer.code)
         )
 
     # Zoho's answer first, before anything else can fail: an issued token that is not

@@ -25,7 +25,7 @@ from zoho_tokens import metrics, refresh, rows
 from zoho_tokens.connections import database_error_in, heal
 from zoho_tokens.exceptions import (
     TokenStoreError,
-    ZohoTokensError,
+    describe,
     detached,
 )
 from zoho_tokens.fields import SECRET_FIELDS, opened
@@ -171,37 +171,11 @@ class DjangoTokenStore(TokenStore):
         return self._tenant is None
 
     def _guard(self, what: str, exc: Exception) -> TokenStoreError:
-        """One line that says what failed and why, never a secret.
-
-        Database drivers quote values in their messages (``Duplicate entry '…'``), so for a
-        database error only its class and the driver's error code are shown; any other
-        error shows the first line of its message, length-capped.
-        """
+        """One line that says what failed and why (``describe``: never a secret, never a
+        database driver's text)."""
         if isinstance(exc, TokenStoreError):
             return exc
-        if isinstance(exc, ZohoTokensError):  # e.g. no usable encryption key: say which
-            return TokenStoreError(f"{what} failed in tenant {self.tenant!r}: {exc}", cause=exc)
-        database_error = database_error_in(exc)
-        if database_error is not None:
-            driver = database_error.__cause__
-            code = next(
-                (
-                    getattr(driver, name)
-                    for name in ("sqlstate", "pgcode", "sqlite_errorname")  # PostgreSQL, SQLite
-                    if getattr(driver, name, None)
-                ),
-                None,
-            )
-            args = getattr(driver, "args", ())
-            if code is None and args and isinstance(args[0], int):  # MySQL/MariaDB errno
-                code = args[0]
-            reason = type(database_error).__name__ + (f" (driver code {code})" if code else "")
-        else:
-            lines = str(exc).strip().splitlines()
-            first = lines[0].strip() if lines else ""
-            if len(first) > 160:
-                first = first[:159] + "…"
-            reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        reason = describe(database_error_in(exc) or exc)
         return TokenStoreError(f"{what} failed in tenant {self.tenant!r}: {reason}", cause=exc)
 
     # -- TokenStore ----------------------------------------------------------------------

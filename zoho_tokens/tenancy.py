@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoho_tokens.conf import zoho_settings
-from zoho_tokens.exceptions import TenantMismatch
+from zoho_tokens.exceptions import ConfigurationError
 
 _current_tenant: contextvars.ContextVar[str] = contextvars.ContextVar(
     "zoho_tokens_tenant", default=""
@@ -57,11 +57,11 @@ def as_tenant(value: object) -> str:
         key = value.pk  # type: ignore[attr-defined]
         if key is not None and not isinstance(key, bool):
             return str(key)
-        raise TenantMismatch(
+        raise ConfigurationError(
             f"a tenant given as a {type(value).__name__} instance needs a saved primary key",
             code="tenant_type",
         )
-    raise TenantMismatch(
+    raise ConfigurationError(
         f"a tenant must be a str, an int or a model instance (its primary key), not a "
         f"{type(value).__name__}",
         code="tenant_type",
@@ -80,9 +80,10 @@ def tenant_context(tenant: str | int | None) -> Iterator[str]:
         if value != schema_tenant:
             # The schema decides; running tenant "b"'s Zoho user inside schema "a" would
             # mix two customers' data.
-            raise TenantMismatch(
+            raise ConfigurationError(
                 f"tenant {value!r} asked for inside schema tenant {schema_tenant!r}: switch "
-                f"schemas with django-tenants' schema_context({value or 'public'!r}) instead"
+                f"schemas with django-tenants' schema_context({value or 'public'!r}) instead",
+                code="tenant",
             )
     token = _current_tenant.set(value)
     try:
@@ -96,9 +97,9 @@ class TenantMiddleware:
 
     The resolver is a dotted path to a callable taking the request and returning the tenant:
     a ``str``, an ``int`` or a model instance (its primary key); None or "" for the default
-    tenant. Anything else (a bool, another object) is a ``TenantMismatch`` error. Put the
-    middleware after ``AuthenticationMiddleware`` so the resolver can read ``request.user``.
-    The tenant is also set as ``request.zoho_tenant``.
+    tenant. Anything else (a bool, another object) is a ``ConfigurationError`` (code
+    ``tenant_type``). Put the middleware after ``AuthenticationMiddleware`` so the resolver can
+    read ``request.user``. The tenant is also set as ``request.zoho_tenant``.
     """
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
@@ -120,10 +121,10 @@ def _resolved_tenant(resolver: Callable[[Any], Any], request: Any) -> str:
     answer = resolver(request)
     try:
         return as_tenant(answer)
-    except TenantMismatch as exc:
+    except ConfigurationError as exc:
         name = getattr(resolver, "__qualname__", repr(resolver))
         problem = exc
-    raise TenantMismatch(
+    raise ConfigurationError(
         f"ZOHO_TOKENS['TENANT_RESOLVER'] ({name}) returned {type(answer).__name__} "
         f"{str(answer)[:40]!r}: {problem}; return None for no tenant",
         code="tenant_type",
@@ -156,14 +157,15 @@ def tenant_from_connection() -> str:
     """The tenant of the database connection's current django-tenants schema.
 
     The schema name (``connection.tenant.schema_name``); the public schema is the default
-    tenant ``""``. Raises ``TenantMismatch`` when the database backend is not
+    tenant ``""``. Raises ``ConfigurationError`` (code ``tenant``) when the database backend is not
     django-tenants' (there is no schema to read).
     """
     conn = _database()
     if not hasattr(conn, "set_schema"):
-        raise TenantMismatch(
+        raise ConfigurationError(
             "ZOHO_TOKENS['TENANT_FROM_SCHEMA'] needs django-tenants' database backend "
-            "(ENGINE 'django_tenants.postgresql_backend')"
+            "(ENGINE 'django_tenants.postgresql_backend')",
+            code="tenant",
         )
     tenant = getattr(conn, "tenant", None)
     schema = getattr(tenant, "schema_name", None) or conn.schema_name or _public_schema()

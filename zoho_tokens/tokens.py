@@ -28,7 +28,7 @@ from zoho_tokens.datacenters import access_token_may_go_to, host_of
 from zoho_tokens.exceptions import (
     ConfigurationError,
     NoConnection,
-    RefreshRefused,
+    RefreshFailed,
     ScopeMissingError,
     TokenInvalidError,
     TokenStoreError,
@@ -210,9 +210,9 @@ def _refresh_rejected(rejected: str, user_name: str | None, tenant: str) -> str:
         )
     fresh = refresh.refresh_token(row, rejected=True)
     if fresh.access_token == rejected:
-        raise RefreshRefused(
+        raise RefreshFailed(
             f"Zoho rejected the access token of token {row.pk} ({row.user_name}) and no new "
             "one could be obtained; try again later",
-            "rejected",
+            reason="rejected",
         )
     return _usable(fresh)

@@ -32,7 +32,7 @@ from django.views.decorators.debug import sensitive_variables
 from zoho_tokens import access, services
 from zoho_tokens.conf import key_list, zoho_settings
 from zoho_tokens.datacenters import DATA_CENTERS, accounts_base_url, origin_of
-from zoho_tokens.exceptions import ZohoTokensError
+from zoho_tokens.exceptions import ZohoTokensError, describe
 from zoho_tokens.tenancy import current_tenant
 
 SESSION_KEY = "zoho_tokens_oauth_states"
@@ -105,7 +105,7 @@ def connect(request: HttpRequest) -> HttpResponse:
     try:
         auth_url = accounts_base_url() + AUTH_PATH
     except ZohoTokensError as exc:
-        return _error(request, str(exc), exc.status_code)
+        return _error(request, describe(exc), exc.status_code)
     state = secrets.token_urlsafe(32)
     callback_url = redirect_uri(request)
     pending = _pending(request)
@@ -170,7 +170,7 @@ def callback(request: HttpRequest) -> HttpResponse:
             actor=request.user,
         )
     except ZohoTokensError as exc:
-        return _error(request, str(exc), exc.status_code)
+        return _error(request, describe(exc), exc.status_code)
     messages.success(
         request,
         _("Zoho CRM is connected as %(user)s.") % {"user": row.user_name},

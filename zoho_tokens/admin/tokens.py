@@ -32,7 +32,7 @@ from zoho_tokens.admin.paging import LargeTablePaginator
 from zoho_tokens.admin.search import IndexedSearchMixin
 from zoho_tokens.datacenters import data_center_label
 from zoho_tokens.display import action_label, detail_text, epoch_ms_when, expires_phrase, when
-from zoho_tokens.exceptions import ZohoTokensError
+from zoho_tokens.exceptions import ZohoTokensError, describe
 from zoho_tokens.forms import ConnectForm
 from zoho_tokens.health import ATTENTION, NEEDS_PERSON, reason_in_words
 from zoho_tokens.models import TokenAuditEvent, TokenStatus, ZohoToken, ZohoTokenQuerySet
@@ -395,7 +395,7 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
                     actor=request.user,
                 )
             except ZohoTokensError as exc:
-                form.add_error(None, str(exc))
+                form.add_error(None, describe(exc))
             else:
                 self.log_addition(request, row, [{"added": {}}])
                 self.message_user(

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from zoho_tokens import audit, crypto, rows, signals
-from zoho_tokens.exceptions import TokenDecryptionError, TokenStoreError
+from zoho_tokens.exceptions import DecryptionError, TokenStoreError
 from zoho_tokens.importers import filestore
 from zoho_tokens.importers.base import (
     TOKEN_FIELDS,
@@ -383,6 +383,6 @@ def export_tokens(
 
     try:
         target = filestore.write_filestore(path, records(), force=force)
-    except TokenDecryptionError as exc:
+    except DecryptionError as exc:
         raise ExportError(str(exc.error_message)) from None
     return ExportResult(str(target), count, non_numeric)

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import DatabaseError
 
+from zoho_tokens import exceptions
 from zoho_tokens.display import time_to_expiry
 from zoho_tokens.models import ZohoToken
 
@@ -36,9 +37,10 @@ def confirm(command: Any, question: str) -> bool:
 
 
 def database_error_message(exc: DatabaseError) -> str:
-    """One line for a database failure, without the driver's message (it may quote values)."""
+    """``describe``'s line for a database failure (class and driver code, never the driver's
+    text: it may quote values) and what to do about it in a command."""
     return (
-        f"database error ({type(exc).__name__}): check DATABASE_URL and run "
+        f"database error: {exceptions.describe(exc)}; check DATABASE_URL and run "
         "'python manage.py migrate' if the zoho_tokens tables do not exist"
     )
 

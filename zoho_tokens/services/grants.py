@@ -24,8 +24,8 @@ from zoho_tokens.exceptions import (
     ServiceError,
     TokenStoreError,
     ZohoError,
-    ZohoRequestFailed,
     ZohoTokensError,
+    detached,
 )
 from zoho_tokens.models import AuditAction, TokenAuditEvent, ZohoToken, token_db
 from zoho_tokens.zohosdk import OAuthToken, UserSignature
@@ -79,7 +79,7 @@ def exchange_grant(
         else:
             user_name = oauth_client.current_user_name(api_domain, answer.access_token)
     except ZohoError as exc:
-        failure = ZohoRequestFailed.from_zoho(exc)
+        failure = detached(exc)  # its frames below held the grant token and secret
         _grant_failed(str(exc.code), tenant=tenant, source=source, actor=actor)
     if failure is not None:
         raise failure

@@ -17,16 +17,10 @@ from zoho_tokens import refresh, signals
 from zoho_tokens.datacenters import accounts_url_for, host_of
 from zoho_tokens.exceptions import (
     DecryptionError,
-    RefreshFailed,
-    RefreshRefused,
     ServiceError,
-    Throttled,
-    TokenDecryptionError,
     TokenInvalidError,
     TokenStoreError,
-    TokenUnusable,
-    UnexpectedAnswer,
-    ZohoTimeout,
+    ZohoError,
     ZohoUnreachable,
 )
 from zoho_tokens.models import ZohoToken
@@ -36,32 +30,18 @@ from zoho_tokens.services.base import label
 def refresh_now(row: ZohoToken, *, source: str = "command", actor: Any = None) -> ZohoToken:
     """Refresh a token's access token now (single-flight with any worker doing the same).
 
-    Raises ``TokenUnusable`` for a token that cannot be refreshed, else ``RefreshFailed``
-    whose ``code`` says why: ``Throttled.default_code``, ``ZohoUnreachable.default_code`` or
-    ``ZohoTimeout.default_code``, ``DecryptionError.default_code``, Zoho's own error code.
+    Raises ``TokenInvalidError`` for a token that cannot be refreshed, ``DecryptionError``
+    when no key opens its secrets, else ``RefreshFailed`` whose ``reason`` says why:
+    ``ZohoError.THROTTLED``, ``ZohoUnreachable``'s ``network`` or ``timeout``, Zoho's own code.
     """
     if row.invalid_reason:
-        raise TokenUnusable(
+        raise TokenInvalidError(
             f"token {row.pk} is invalid (Zoho: {row.invalid_reason}): connect this user again"
         )
     if not row.has_refresh_token:
-        raise TokenUnusable(f"token {row.pk} has no refresh token to refresh with")
+        raise TokenInvalidError(f"token {row.pk} has no refresh token to refresh with")
     with signals.origin(source, actor):
-        try:
-            return refresh.refresh_token(row, force=True)
-        except TokenStoreError as exc:
-            failure = RefreshFailed(exc.error_message, code=_refresh_error_code(exc))
-    raise failure  # outside the except: nothing chained
-
-
-def _refresh_error_code(exc: TokenStoreError) -> str | None:
-    if isinstance(exc, RefreshRefused):
-        return exc.zoho_code or None
-    if isinstance(exc, TokenDecryptionError):
-        return DecryptionError.default_code
-    if isinstance(exc, TokenInvalidError):
-        return TokenUnusable.default_code
-    return None
+        return refresh.refresh_token(row, force=True)
 
 
 class RefreshStatus(models.TextChoices):
@@ -234,7 +214,7 @@ def select_for_refresh(
 #: Zoho failures that say nothing about the token (the request or the server failed): a
 #: sweep asks once more after ``RETRY_PAUSE_SECONDS``, and counts them against the server.
 TRANSIENT_CODES = frozenset(
-    {ZohoUnreachable.default_code, ZohoTimeout.default_code, UnexpectedAnswer.default_code}
+    {ZohoUnreachable.default_code, ZohoUnreachable.TIMEOUT, ZohoError.UNEXPECTED}
 )
 RETRY_PAUSE_SECONDS = 0.25
 #: Consecutive tokens of one accounts server that failed transiently (each asked twice)
@@ -357,19 +337,19 @@ def _refresh_one(
         state.deferred.append(row)
         return None
     before = (row.expiry_time, row.access_token_checksum)
-    error: ServiceError | None = None
+    error: TokenStoreError | None = None
     for attempt in (1, 2):
         try:
             refresh_now(row, source=source, actor=actor)
             error = None
-        except ServiceError as exc:
+        except TokenStoreError as exc:
             error = exc
-        if error is None or error.code not in TRANSIENT_CODES or attempt == 2:
+        if error is None or error.reason not in TRANSIENT_CODES or attempt == 2:
             break
         time.sleep(RETRY_PAUSE_SECONDS)  # one more request: one flaky one costs nothing
-    if error is not None and error.code in TRANSIENT_CODES:
+    if error is not None and error.reason in TRANSIENT_CODES:
         state.failures += 1
-        state.last_error = str(error.code)
+        state.last_error = str(error.reason)
     else:
         state.failures = 0  # Zoho answered (or refreshed): the server is up
     # Judge by what is stored: another worker may have refreshed it meanwhile.
@@ -379,12 +359,12 @@ def _refresh_one(
     if error is None and (current.expiry_time, current.access_token_checksum) != before:
         return outcome(RefreshStatus.REFRESHED, "refreshed", current)
     if current.invalid_reason:
-        return outcome(RefreshStatus.INVALID, str(error) if error else "", current)
-    code = error.code if error is not None else None
-    message = str(error) if error is not None else "Zoho issued no access token"
+        return outcome(RefreshStatus.INVALID, error.message if error else "", current)
+    code = error.reason if error is not None else None
+    message = error.message if error is not None else "Zoho issued no access token"
     if code == DecryptionError.default_code:
         return outcome(RefreshStatus.UNREADABLE, message, current)
-    if code == Throttled.default_code:
+    if code == ZohoError.THROTTLED:
         return outcome(RefreshStatus.THROTTLED, message, current)
     if code in TRANSIENT_CODES:
         message += " (asked twice)"

@@ -12,7 +12,7 @@ from django.db.models import F, QuerySet
 
 from zoho_tokens import audit, background, oauth_client, rows, signals
 from zoho_tokens.datacenters import accounts_url_for, host_of, issuer
-from zoho_tokens.exceptions import TokenStoreError, ZohoError
+from zoho_tokens.exceptions import TokenStoreError, ZohoError, describe
 from zoho_tokens.models import AuditAction, ReplacedRefreshToken, ZohoToken, token_db
 
 
@@ -56,10 +56,10 @@ def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Rev
                 remote = oauth_client.revoke(url, refresh_token=row.refresh_token)
         except ZohoError as exc:
             _revoke_failed(row, exc.code)
-            return RevokeOutcome(row.pk, label_, False, False, f"kept: {exc.with_hint()}")
+            return RevokeOutcome(row.pk, label_, False, False, f"kept: {describe(exc)}")
         except TokenStoreError as exc:
             # e.g. the refresh token cannot be decrypted: keep the row, say why.
-            return RevokeOutcome(row.pk, label_, False, False, f"kept: {exc.error_message}")
+            return RevokeOutcome(row.pk, label_, False, False, f"kept: {describe(exc)}")
         if url and not remote and not issuer(row.api_domain, row.accounts_server):
             _revoke_failed(row, "issuer_unknown")
             return RevokeOutcome(

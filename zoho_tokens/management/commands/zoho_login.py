@@ -22,7 +22,7 @@ from django.db import DatabaseError
 
 from zoho_tokens import services
 from zoho_tokens.datacenters import DATA_CENTERS, ENVIRONMENTS
-from zoho_tokens.exceptions import ZohoTokensError
+from zoho_tokens.exceptions import ZohoTokensError, describe
 from zoho_tokens.management.cli import (
     database_error_message,
     expiry_text,
@@ -142,7 +142,7 @@ class Command(BaseCommand):
                 source="command",
             )
         except ZohoTokensError as exc:
-            raise CommandError(str(exc), returncode=1) from None
+            raise CommandError(describe(exc), returncode=1) from None
         except DatabaseError as exc:
             raise CommandError(database_error_message(exc), returncode=1) from None
         self._report(row, as_json=options["json"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoho_tokens import services
+from zoho_tokens import exceptions, services
 from zoho_tokens.management.cli import describe, expiry_text
 
 HELP = (
@@ -68,7 +68,7 @@ def handle(command: Any, options: dict[str, Any]) -> int:
     try:
         shard = services.Shard.parse(options.get("shard"))
     except services.ServiceError as exc:
-        command.stderr.write(str(exc))
+        command.stderr.write(exceptions.describe(exc))
         return 1
     report = services.refresh_tokens(
         ids, expiring_within=within, tenant=options.get("tenant"), source="command", shard=shard
