@@ -424,26 +424,12 @@ class Workers:
     """
 
     def __init__(self, n: int, argv: list[str], env: dict[str, str], timeout: float = 60) -> None:
-        import subprocess
-        from pathlib import Path
+        from tests import zygote
 
-        root = str(Path(__file__).resolve().parent.parent)
-        full_env = {**os.environ, **env, "PYTHONPATH": root}
+        full_env = {**os.environ, **env, "PYTHONPATH": zygote.ROOT}
         self.timeout = timeout
         self._lines: dict[int, queue.Queue[str]] = {}
-        self.procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "tests.workers", *argv],
-                cwd=root,
-                env=full_env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                bufsize=1,
-            )
-            for _ in range(n)
-        ]
+        self.procs = [zygote.spawn(argv, full_env) for _ in range(n)]
 
     def __enter__(self) -> Workers:
         self.early: list[dict[str, Any]] = []
