@@ -74,12 +74,13 @@ def test_ruff_refuses_imports_of_conftest_and_relative_imports():
     assert codes == ["TID251", "TID252", "TID251", "TID252"], result.stdout + result.stderr
 
 
-def test_conftest_defines_only_fixtures():
+def test_conftest_defines_only_fixtures_and_hooks():
     tree = ast.parse((TESTS / "conftest.py").read_text())
     plain = [
         node.name
         for node in tree.body
         if isinstance(node, ast.FunctionDef | ast.ClassDef)
+        and not node.name.startswith("pytest_")
         and not any("fixture" in ast.unparse(d) for d in getattr(node, "decorator_list", []))
     ]
     assert plain == [], "plain helpers belong in tests/helpers.py"
