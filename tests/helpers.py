@@ -12,7 +12,6 @@ import io
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -245,17 +244,11 @@ def child_env(fake_url: str | None, **extra: str | None) -> dict[str, str]:
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """``python manage.py <args>`` as a real child process, no terminal, output captured."""
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    """``python manage.py <args>`` as a real child process (forked from the preloaded test
+    fork server, tests/zygote.py), no terminal, output captured."""
+    from tests import zygote
+
+    return zygote.run(["manage.py", *args], env=env, cwd=str(ROOT), timeout=120)
 
 
 class TTY(io.StringIO):

@@ -11,7 +11,17 @@ import subprocess
 
 from tests import zygote
 
-FAKE_ARGV = ["fake", "--refresh-token", "1000.r", "--email", "a@example.com", "--zgid", "1"]
+FAKE_ARGV = [
+    "-m",
+    "tests.workers",
+    "fake",
+    "--refresh-token",
+    "1000.r",
+    "--email",
+    "a@example.com",
+    "--zgid",
+    "1",
+]
 FAKE_ARGV += ["--client-id", "c", "--client-secret", "s", "--scope", "ZohoCRM.users.READ"]
 
 
@@ -30,7 +40,9 @@ def test_a_forked_worker_has_its_own_pid_pipes_and_working_directory(tmp_path):
 
 
 def test_exit_codes_and_kills_are_reported_as_popen_does():
-    bad = zygote.spawn(["no-such-command"], {**os.environ, "PYTHONPATH": zygote.ROOT})
+    bad = zygote.spawn(
+        ["-m", "tests.workers", "no-such-command"], {**os.environ, "PYTHONPATH": zygote.ROOT}
+    )
     assert bad.wait(timeout=10) == 2  # argparse's usage error
     assert "invalid choice" in bad.stderr.read()
 

@@ -429,7 +429,7 @@ class Workers:
         full_env = {**os.environ, **env, "PYTHONPATH": zygote.ROOT}
         self.timeout = timeout
         self._lines: dict[int, queue.Queue[str]] = {}
-        self.procs = [zygote.spawn(argv, full_env) for _ in range(n)]
+        self.procs = [zygote.spawn(["-m", "tests.workers", *argv], full_env) for _ in range(n)]
 
     def __enter__(self) -> Workers:
         self.early: list[dict[str, Any]] = []

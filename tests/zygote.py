@@ -9,8 +9,12 @@ that reads settings or opens a connection), then forks a child per worker. Each 
 real OS process with its own pid, environment, working directory, stdio pipes, database
 connection and SDK initializer, exactly like a ``python -m tests.workers`` process.
 
+The same serves ``manage.py`` children (:func:`run`): a command's output, exit status and
+errors do not depend on how its interpreter started; the tests about a fresh interpreter
+(imports, settings, the demo) start real ones.
+
 Protocol: the test process connects to the server's Unix socket, sends one JSON line
-(``argv``, ``env``, ``cwd``) with its three pipe ends attached (``SCM_RIGHTS``); the server
+(``argv`` after ``python``, ``env``, ``cwd``) with its three pipe ends attached (``SCM_RIGHTS``); the server
 forks, answers ``pid N``, and later ``exit CODE`` (negative: killed by that signal, as
 :class:`subprocess.Popen` reports it). :class:`ForkedProcess` is the Popen-like handle.
 
@@ -23,6 +27,7 @@ import atexit
 import contextlib
 import json
 import os
+import runpy
 import select
 import signal
 import socket
@@ -58,7 +63,8 @@ def _preload() -> None:
 
 
 def _child(request: dict[str, Any], fds: list[int]) -> None:
-    """In the forked child: become the worker, then exit with its status (never return)."""
+    """In the forked child: become ``python ARGV`` (``-m MODULE ...`` or ``SCRIPT ...``), then
+    exit with its status (never return)."""
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -71,14 +77,26 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
-        sys.argv = ["tests.workers", *request["argv"]]
-        from tests import workers
-
+        # What a new interpreter would take from PYTHONPATH (a test's own settings module).
+        extra = [e for e in os.environ.get("PYTHONPATH", "").split(os.pathsep) if e]
+        sys.path[1:1] = [e for e in extra if e not in sys.path]
+        argv = request["argv"]
         try:
-            workers.main(request["argv"])
+            if argv[0] == "-m":
+                sys.argv = [argv[1], *argv[2:]]
+                sys.path[0] = request["cwd"]
+                runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+            else:
+                sys.argv = list(argv)
+                sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+                runpy.run_path(argv[0], run_name="__main__")
             code = 0
         except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            if exit_.code is None or isinstance(exit_.code, int):
+                code = exit_.code or 0
+            else:
+                print(exit_.code, file=sys.stderr)
+                code = 1
     except BaseException:
         import traceback
 
@@ -142,7 +160,7 @@ class ForkedProcess:
         self.pid = pid
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.returncode: int | None = None
-        self.args = ["tests.workers"]
+        self.args = [sys.executable]
 
     def _collect(self, timeout: float | None) -> None:
         if self.returncode is not None:
@@ -215,22 +233,23 @@ class _Server:
             return cls._current
 
 
-def spawn(argv: list[str], env: dict[str, str], cwd: str = ROOT) -> Any:
-    """A ``python -m tests.workers ARGV`` process with text pipes on stdin, stdout and
-    stderr: forked from the preloaded server, or a fresh interpreter when asked."""
+def spawn(argv: list[str], env: dict[str, str], cwd: str = ROOT, *, stdin: bool = True) -> Any:
+    """``python ARGV`` (``["-m", "tests.workers", ...]`` or ``["manage.py", ...]``) with text
+    pipes on stdout and stderr, and on stdin unless ``stdin=False`` (then /dev/null): forked
+    from the preloaded server, or a fresh interpreter when asked."""
     if os.environ.get("ZOHO_TOKENS_TEST_FRESH_INTERPRETERS") == "1":
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.workers", *argv],
+            [sys.executable, *argv],
             cwd=cwd,
             env=env,
-            stdin=subprocess.PIPE,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
         )
     server = _Server.get()
-    stdin_r, stdin_w = os.pipe()
+    stdin_r, stdin_w = os.pipe() if stdin else (os.open(os.devnull, os.O_RDONLY), -1)
     stdout_r, stdout_w = os.pipe()
     stderr_r, stderr_w = os.pipe()
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -251,9 +270,37 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str = ROOT) -> Any:
     return ForkedProcess(
         conn,
         pid,
-        open(stdin_w, "w", buffering=1),
+        open(stdin_w, "w", buffering=1) if stdin else None,
         open(stdout_r),
         open(stderr_r),
+    )
+
+
+def run(
+    argv: list[str], env: dict[str, str], cwd: str = ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Like ``subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+    stdin=DEVNULL)``: the output of both pipes, read while the child runs."""
+    proc = spawn(argv, env, cwd, stdin=False)
+    out: dict[str, str] = {}
+    readers = [
+        threading.Thread(target=lambda name=name: out.__setitem__(name, getattr(proc, name).read()))
+        for name in ("stdout", "stderr")
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        returncode = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    finally:
+        for reader in readers:
+            reader.join(timeout=10)
+    proc.stdout.close()
+    proc.stderr.close()
+    return subprocess.CompletedProcess(
+        [sys.executable, *argv], returncode, out["stdout"], out["stderr"]
     )
 
 
