@@ -302,3 +302,25 @@ def test_the_site_builds_with_no_warning(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "how-to" / "testing" / "index.html").exists()
+
+
+def _bench_tables():
+    spec = importlib.util.spec_from_file_location("bench_tables", ROOT / "bench" / "tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_tables_are_drawn_from_the_results_files(monkeypatch):
+    """No figure of a benchmark table is typed by hand: each is what bench/tables.py draws
+    from the bench/results-*.json its benchmark wrote (``--write`` redraws them)."""
+    tables = _bench_tables()
+    names = {match["name"] for _path, match in tables.regions()}
+    assert {"herd", "store", "floors"} <= names
+    assert tables.stale() == []
+
+    # A changed result is seen: the SQLite herd made one refresh more.
+    herd = tables.results("herd")
+    herd["DjangoTokenStore (sqlite)"]["refresh_calls"] = 6
+    monkeypatch.setattr(tables, "results", lambda name: herd if name == "herd" else {})
+    assert tables.herd() != next(m["body"] for _p, m in tables.regions() if m["name"] == "herd")
