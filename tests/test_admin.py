@@ -248,9 +248,11 @@ def test_revoke_mixed_selection_reports_each_token(
     assert message.level == messages.WARNING
     assert "Revoked 2 of 3" in message.message
     text = message.message
-    assert "live@example.com:1: revoked at Zoho and deleted" in text
-    assert "stale@example.com:1: already invalid at Zoho; deleted" in text
-    assert "lost@example.com:1: kept: cannot decrypt refresh_token" in text
+    # One line per token (outcomes.line), failures first.
+    assert f"{live.pk} (live@example.com:1): revoked: revoked at Zoho and deleted" in text
+    assert f"{stale.pk} (stale@example.com:1): deleted: already invalid at Zoho; deleted" in text
+    assert f"{lost.pk} (lost@example.com:1): kept: cannot decrypt refresh_token" in text
+    assert text.index(f"{lost.pk} (lost") < text.index(f"{live.pk} (live")
     assert list(ZohoToken.objects.values_list("pk", flat=True)) == [lost.pk]
     assert fake_zoho.counters["revoke"] == 2
 

@@ -70,7 +70,12 @@ LAYERS = (
         "connection's life, audit trail, signals, notifications, metrics, background jobs, "
         "current tenant, system checks, database errors, connect permission",
     ),
-    Layer("data", ("models", "fields"), "the models, the status rule, the encrypted column"),
+    Layer(
+        "data",
+        ("models", "fields", "outcomes"),
+        "the models, the status rule, the encrypted column, the one outcome type of batch "
+        "operations",
+    ),
     Layer(
         "foundations",
         (

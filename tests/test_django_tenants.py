@@ -447,8 +447,8 @@ def test_for_each_schema_returns_one_report_per_schema(fake_zoho, zoho):
     assert sorted(results) == ["acme", "beta", "public"]
     assert results["public"].skipped and not results["public"].ok
     acme_report = results["acme"].result
-    assert not acme_report.ok and acme_report.count(services.RefreshStatus.INVALID) == 1
-    assert results["beta"].ok and results["beta"].result.refreshed == 1
+    assert not acme_report.ok and acme_report.count(services.Status.INVALID) == 1
+    assert results["beta"].ok and results["beta"].result.count("refreshed") == 1
     _assert_swept(acme, beta)
     assert [r.schema for r in for_each_schema(lambda: None)] == ["acme", "beta"]
 

@@ -43,7 +43,7 @@ def test_each_batch_is_one_update_and_a_rerun_touches_nothing(settings, zoho_set
     with CaptureQueriesContext(connection) as ctx:
         result = keys.rotate_keys(batch_size=2)
 
-    assert (result.rows, result.values, result.failed) == (5, 15, [])
+    assert (len(result.outcomes), result.changed, result.token_ids("unreadable")) == (5, 15, [])
     assert len(updates(ctx)) == 3  # 5 rows in batches of 2
     after = stored()
     assert {key_id for key_id, *_ in after.values()} == {crypto.primary_key_id()}
@@ -55,7 +55,7 @@ def test_each_batch_is_one_update_and_a_rerun_touches_nothing(settings, zoho_set
     use(settings, zoho_settings_for, NEW, OLD)
     with CaptureQueriesContext(connection) as ctx:
         again = keys.rotate_keys(batch_size=2)
-    assert (again.rows, again.values) == (0, 0)
+    assert (len(again.outcomes), again.changed) == (0, 0)
     assert updates(ctx) == []
     assert stored() == after  # not one value re-encrypted
 
@@ -75,5 +75,5 @@ def test_an_interrupted_rotation_resumes_with_the_rows_left(settings, zoho_setti
 
     result = keys.rotate_keys(batch_size=2)
 
-    assert result.rows == 4  # only the rows still on the old key
+    assert len(result.outcomes) == 4  # only the rows still on the old key
     assert {key_id for key_id, *_ in stored().values()} == {crypto.primary_key_id()}

@@ -128,7 +128,7 @@ def test_service_revoke_sends_revoked_and_deleted(
     fake_zoho.add_refresh_token(row.refresh_token)
     with django_capture_on_commit_callbacks(execute=True):
         outcome = services.revoke(row, source="command", actor=user)
-    assert outcome.ok and outcome.remote
+    assert outcome.ok and (outcome.status == "revoked")
     revoked = rec.one("token_revoked")
     assert (revoked["remote"], revoked["actor"], revoked["source"]) == (True, user, "command")
     assert rec.one("token_deleted")["token"].pk == row.pk

@@ -16,13 +16,13 @@ from cryptography.fernet import Fernet
 from tests.helpers import KEY, assert_no_secret, secrets_of
 from zoho_tokens import oauth_client, services, tasks
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
-from zoho_tokens.services import RefreshStatus, refreshes
+from zoho_tokens.services import Status, refreshes
 from zoho_tokens.testing import FakeZoho
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cmd_settings")]
 
 
-def statuses(report: services.RefreshReport) -> dict[str, str]:
+def statuses(report: services.Report) -> dict[str, str]:
     return {o.token_id: o.status for o in report.outcomes}
 
 
@@ -44,7 +44,7 @@ def test_refresh_expiring_refreshes_only_what_expires_soon(fake_zoho, live_token
     report = tasks.refresh_expiring(within=600)
 
     assert report.ok
-    assert statuses(report) == {soon.pk: RefreshStatus.REFRESHED}
+    assert statuses(report) == {soon.pk: Status.REFRESHED}
     assert ZohoToken.objects.get(pk=soon.pk).expiry_time > soon.expiry_time
     assert ZohoToken.objects.get(pk=later.pk).expiry_time == later.expiry_time
     assert fake_zoho.counters["refresh"] == 1
@@ -63,9 +63,9 @@ def test_one_throttled_token_does_not_stop_the_others(fake_zoho, live_token):
     report = tasks.refresh_expiring(within=600)
 
     assert statuses(report) == {
-        rows[0].pk: RefreshStatus.THROTTLED,
-        rows[1].pk: RefreshStatus.REFRESHED,
-        rows[2].pk: RefreshStatus.REFRESHED,
+        rows[0].pk: Status.THROTTLED,
+        rows[1].pk: Status.REFRESHED,
+        rows[2].pk: Status.REFRESHED,
     }
     assert not report.ok
     assert (fake_zoho.counters["refresh"], fake_zoho.counters["throttled"]) == (3, 1)
@@ -76,7 +76,7 @@ def test_one_throttled_token_does_not_stop_the_others(fake_zoho, live_token):
     # The next sweep holds the throttled token back without asking Zoho again.
     fake_zoho.reset_counters()
     again = tasks.refresh_expiring(within=600)
-    assert statuses(again) == {rows[0].pk: RefreshStatus.THROTTLED}
+    assert statuses(again) == {rows[0].pk: Status.THROTTLED}
     assert fake_zoho.counters["requests"] == 0
 
 
@@ -89,8 +89,8 @@ def test_a_token_no_key_decrypts_does_not_stop_the_others(fake_zoho, live_token,
     report = tasks.refresh_expiring(within=600)
 
     assert statuses(report) == {
-        lost.pk: RefreshStatus.UNREADABLE,
-        fine.pk: RefreshStatus.REFRESHED,
+        lost.pk: Status.UNREADABLE,
+        fine.pk: Status.REFRESHED,
     }
     assert not report.ok
     assert "ENCRYPTION_KEYS" in report.outcomes[0].message
@@ -121,12 +121,12 @@ def test_an_unreachable_accounts_server_stops_only_its_own_tokens(
     report = tasks.refresh_expiring(within=600)
 
     got = statuses(report)
-    assert [got[r.pk] for r in at_eu[:4]] == [RefreshStatus.FAILED] * 4  # 3, then the probe
+    assert [got[r.pk] for r in at_eu[:4]] == [Status.FAILED] * 4  # 3, then the probe
     assert "cannot reach Zoho Accounts" in report.outcomes[0].message
-    assert got[at_eu[4].pk] == RefreshStatus.SKIPPED
-    assert [got[r.pk] for r in at_home] == [RefreshStatus.REFRESHED] * 2
+    assert got[at_eu[4].pk] == Status.SKIPPED
+    assert [got[r.pk] for r in at_home] == [Status.REFRESHED] * 2
     assert fake_zoho.counters["refresh_ok"] == 2
-    skipped = [o for o in report.outcomes if o.status == RefreshStatus.SKIPPED]
+    skipped = [o for o in report.outcomes if o.status == Status.SKIPPED]
     assert all("failed for 3 tokens in a row (last: network)" in o.message for o in skipped)
     assert report.unreachable == [eu_url]
     assert not report.ok
@@ -148,9 +148,9 @@ def test_a_timed_out_accounts_server_stops_only_its_own_tokens(
     report = tasks.refresh_expiring(within=600)
 
     assert statuses(report) == {
-        at_eu[0].pk: RefreshStatus.FAILED,
-        at_eu[1].pk: RefreshStatus.FAILED,  # the probe at the end
-        home.pk: RefreshStatus.REFRESHED,
+        at_eu[0].pk: Status.FAILED,
+        at_eu[1].pk: Status.FAILED,  # the probe at the end
+        home.pk: Status.REFRESHED,
     }
     assert eu.counters["requests"] == 4  # each asked twice, not once per call of a worker
     assert "did not answer" in report.outcomes[0].message
@@ -163,7 +163,7 @@ def test_other_zoho_errors_fail_one_token_and_the_sweep_goes_on(fake_zoho, live_
 
     report = tasks.refresh_expiring(within=600)
 
-    assert statuses(report) == {broken.pk: RefreshStatus.FAILED, fine.pk: RefreshStatus.REFRESHED}
+    assert statuses(report) == {broken.pk: Status.FAILED, fine.pk: Status.REFRESHED}
     assert "invalid_client" in report.outcomes[0].message
 
 
@@ -174,14 +174,14 @@ def test_invalid_tokens_are_reported_on_every_sweep(fake_zoho, live_token):
     fake_zoho.add_refresh_token(fine.refresh_token, email="bob@example.com")
 
     first = tasks.refresh_expiring(within=600)
-    assert statuses(first) == {gone.pk: RefreshStatus.INVALID, fine.pk: RefreshStatus.REFRESHED}
+    assert statuses(first) == {gone.pk: Status.INVALID, fine.pk: Status.REFRESHED}
     assert not first.ok
     assert ZohoToken.objects.get(pk=gone.pk).invalid_reason == "invalid_code"
 
     fake_zoho.reset_counters()
     for _ in range(2):
         later = tasks.refresh_expiring(within=600)
-        assert statuses(later) == {gone.pk: RefreshStatus.INVALID}
+        assert statuses(later) == {gone.pk: Status.INVALID}
         assert not later.ok
         assert "connect this user again" in later.outcomes[0].message
     assert fake_zoho.counters["requests"] == 0  # an invalid token is never sent to Zoho
@@ -199,7 +199,7 @@ def test_a_token_refreshed_meanwhile_is_not_due(fake_zoho, live_token, monkeypat
     monkeypatch.setattr(refreshes, "select_for_refresh", selected_then_refreshed_elsewhere)
     report = tasks.refresh_expiring(within=600)
 
-    assert statuses(report) == {row.pk: RefreshStatus.NOT_DUE}
+    assert statuses(report) == {row.pk: Status.NOT_DUE}
     assert report.ok
     assert fake_zoho.counters["refresh"] == 1  # the other worker's, not a second one
 
@@ -210,7 +210,7 @@ def test_tenant_and_refresh_all(fake_zoho, live_token):
 
     assert tasks.refresh_expiring(within=600, tenant="acme").outcomes == []
     report = tasks.refresh_all(tenant="acme")
-    assert statuses(report) == {acme.pk: RefreshStatus.REFRESHED}
+    assert statuses(report) == {acme.pk: Status.REFRESHED}
     assert ZohoToken.objects.get(pk=other.pk).expiry_time == other.expiry_time
 
 
@@ -250,5 +250,5 @@ def test_a_token_without_refresh_token_fails_alone(fake_zoho, live_token):
 
     report = tasks.refresh_expiring(within=600)
 
-    assert statuses(report) == {bare.pk: RefreshStatus.FAILED, fine.pk: RefreshStatus.REFRESHED}
+    assert statuses(report) == {bare.pk: Status.FAILED, fine.pk: Status.REFRESHED}
     assert "no refresh token" in report.outcomes[0].message

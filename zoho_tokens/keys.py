@@ -14,7 +14,6 @@ simply continues.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models, transaction
@@ -24,25 +23,20 @@ from zoho_tokens import crypto
 from zoho_tokens.exceptions import ConfigurationError
 from zoho_tokens.fields import SECRET_FIELDS, open_value, secret_field
 from zoho_tokens.models import ZohoToken, token_db
-
-
-@dataclass
-class RotationResult:
-    rows: int = 0
-    values: int = 0
-    failed: list[str] = field(default_factory=list)  # token ids that no key could decrypt
+from zoho_tokens.outcomes import Outcome, Report, Status
 
 
 def rotate_keys(
     batch_size: int = 200, progress: Callable[[int, int], None] | None = None
-) -> RotationResult:
+) -> Report:
     """Move every row to the first key; rows already on it are skipped (a re-run after an
     interruption continues where it stopped), and each batch is one ``UPDATE``.
 
-    ``rows`` counts the rows that needed work: on another key, or holding a clear value
-    written by raw SQL (only the clear values of a row on the first key are touched).
+    One outcome per row that needed work (on another key, or holding a clear value written
+    by raw SQL; only the clear values of a row on the first key are touched): ``rotated``
+    with the number of values ``changed``, or ``unreadable`` when no key decrypts it.
     """
-    result = RotationResult()
+    result = Report()
     primary = crypto.primary_key_id()
     clear = Q()
     for name in SECRET_FIELDS:
@@ -56,19 +50,21 @@ def rotate_keys(
             rows = (
                 ZohoToken.objects.select_for_update()
                 .filter(pk__in=chunk)
-                .values_list("pk", "key_id", *SECRET_FIELDS)
+                .values_list("pk", "user_name", "tenant", "key_id", *SECRET_FIELDS)
             )
             updates: dict[str, dict[str, str]] = {}
-            for pk, key_id, *values in rows:
+            for pk, user_name, tenant, key_id, *values in rows:
                 stored = dict(zip(SECRET_FIELDS, values, strict=True))
                 update = _resealed(ZohoToken, stored, clear_only=key_id == primary)
+                who = {"token_id": pk, "user_name": user_name or "", "tenant": tenant}
                 if update is None:
-                    result.failed.append(pk)
-                elif update:
+                    result.outcomes.append(Outcome(Status.UNREADABLE, **who))
+                    continue
+                changed = sum(1 for name in update if name in SECRET_FIELDS)
+                if update:
                     update["key_id"] = primary  # the whole row is on it now
                     updates[pk] = update
-                    result.values += sum(1 for name in update if name in SECRET_FIELDS)
-                result.rows += 1
+                result.outcomes.append(Outcome(Status.ROTATED, changed=changed, **who))
             _write(updates)
         if progress:
             progress(min(start + batch_size, total), total)

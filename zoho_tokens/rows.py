@@ -33,6 +33,7 @@ from zoho_tokens.models import (
     generate_id,
     token_db,
 )
+from zoho_tokens.outcomes import Outcome, Report, Status
 from zoho_tokens.zohosdk import Initializer, OAuthToken, UserSignature
 
 #: OAuthToken text attributes -> max length (None: encrypted text, up to MAX_SECRET).
@@ -536,9 +537,10 @@ def delete(row: ZohoToken, action: str = AuditAction.DELETED, detail: dict | Non
 
 def purge(
     queryset: QuerySet, tenant: str = "", batch_size: int = 500, *, exact_tenant: bool = False
-) -> list[str]:
+) -> Report:
     """Delete the rows of ``queryset`` in batches; an audit row per token (keeping its user
-    name and tenant, and how many the purge deleted) and one ``tokens_purged``.
+    name and tenant, and how many the purge deleted) and one ``tokens_purged``; one
+    ``purged`` outcome per token.
 
     ``exact_tenant``: the selection is ``tenant``'s; rows whose tenant is not exactly it (a
     loose MySQL collation matches ``ACME`` to ``acme``) are left alone.
@@ -557,6 +559,7 @@ def purge(
             ZohoToken.objects.filter(pk__in=chunk).delete()
             deleted.extend(chunk)
         audit.record_many(AuditAction.PURGED, who, detail={"count": len(deleted)})
+        report = Report([Outcome(Status.PURGED, pk, name or "", t) for pk, name, t in who])
         signals.send_on_commit(
             signals.tokens_purged,
             token_ids=deleted,
@@ -564,7 +567,7 @@ def purge(
             actor=origin.actor,
             source=origin.source,
         )
-    return deleted
+    return report
 
 
 def record_refresh_failure(

@@ -2,7 +2,7 @@
 
 Plain functions, no task framework imported: wrap them in whatever your project schedules
 with (docs/how-to/schedulers.md). They never print and never raise
-``SystemExit``; each returns a ``services.RefreshReport`` (one outcome per token) whose
+``SystemExit``; each returns a ``services.Report`` (one outcome per token) whose
 ``as_dict()`` is JSON-serialisable, for task result backends, and whose ``ok`` says whether
 anything is left for a person to do. Database errors propagate, so the task fails visibly.
 
@@ -20,7 +20,7 @@ __all__ = ["prune_audit", "refresh_all", "refresh_expiring"]
 
 def refresh_expiring(
     within: int = 600, tenant: str | None = None, shard: str | None = None
-) -> services.RefreshReport:
+) -> services.Report:
     """Refresh every token whose access token expires within ``within`` seconds (or has
     expired), of ``tenant`` (None: every tenant; "": the default tenant); with ``shard``
     ("I/N"), only share I of N, so N tasks sweep in parallel (``project/recipes``).
@@ -37,7 +37,7 @@ def refresh_expiring(
     return report
 
 
-def refresh_all(tenant: str | None = None) -> services.RefreshReport:
+def refresh_all(tenant: str | None = None) -> services.Report:
     """Refresh every token (of ``tenant``) now, due or not. Each refresh counts against
     Zoho's limit of 10 access tokens per refresh token in 10 minutes: prefer
     ``refresh_expiring`` on a schedule."""

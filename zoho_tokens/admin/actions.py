@@ -19,6 +19,10 @@ from django.utils.translation import ngettext
 
 from zoho_tokens import services
 from zoho_tokens.datacenters import data_center_label
+from zoho_tokens.outcomes import Report, Status, line
+
+#: Tokens named one by one in an action's message; the rest are counted.
+LINES_SHOWN = 20
 
 
 class TokenActionsMixin(admin.ModelAdmin):
@@ -48,23 +52,30 @@ class TokenActionsMixin(admin.ModelAdmin):
         report = services.revoke_tokens(queryset, source="admin", actor=request.user)
         if not report.outcomes:
             return None
-        total = len(report.outcomes)
-        if report.revoked == total:
-            level = messages.SUCCESS
-        elif report.revoked:
-            level = messages.WARNING
-        else:
-            level = messages.ERROR
+        total, done = len(report.outcomes), report.count(Status.REVOKED, Status.DELETED)
         headline = ngettext(
             "Revoked %(done)d of %(total)d Zoho token:",
             "Revoked %(done)d of %(total)d Zoho tokens:",
             total,
-        ) % {"done": report.revoked, "total": total}
-        lines = format_html_join(
-            "", "<br>{}: {}", ((o.user_name, o.message) for o in report.outcomes)
-        )
-        self.message_user(request, format_html("{}{}", headline, lines), level)
+        ) % {"done": done, "total": total}
+        self.report_outcomes(request, headline, report)
         return None
+
+    def report_outcomes(self, request: HttpRequest, headline: str, report: Report) -> None:
+        """The one admin message for a batch operation: a headline, then ``outcomes.line``
+        of the first ``LINES_SHOWN`` tokens (failures first); success when all went well,
+        warning when some did, else error."""
+        good = sum(1 for o in report.outcomes if o.ok)
+        if good == len(report.outcomes):
+            level = messages.SUCCESS
+        else:
+            level = messages.WARNING if good else messages.ERROR
+        ordered = sorted(report.outcomes, key=lambda o: o.ok)
+        shown = ordered[:LINES_SHOWN]
+        lines = format_html_join("", "<br>{}", ((line(o),) for o in shown))
+        more = len(ordered) - len(shown)
+        rest = _("<br>… and %(count)d more") % {"count": more} if more else ""
+        self.message_user(request, format_html("{}{}{}", headline, lines, rest), level)
 
     def _confirmation(
         self,
@@ -103,17 +114,14 @@ class TokenActionsMixin(admin.ModelAdmin):
     def purge_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         """Delete rows without calling Zoho, after a confirmation page (like delete_selected)."""
         if request.POST.get("post"):
-            deleted = services.purge(queryset, source="admin", actor=request.user)
-            self.message_user(
-                request,
-                ngettext(
-                    "Purged %(count)d Zoho token (deleted locally; not revoked at Zoho).",
-                    "Purged %(count)d Zoho tokens (deleted locally; not revoked at Zoho).",
-                    len(deleted),
-                )
-                % {"count": len(deleted)},
-                messages.SUCCESS,
-            )
+            report = services.purge(queryset, source="admin", actor=request.user)
+            count = report.count(Status.PURGED)
+            headline = ngettext(
+                "Purged %(count)d Zoho token (deleted locally; not revoked at Zoho).",
+                "Purged %(count)d Zoho tokens (deleted locally; not revoked at Zoho).",
+                count,
+            ) % {"count": count}
+            self.report_outcomes(request, headline, report)
             return None
         return self._confirmation(
             request,

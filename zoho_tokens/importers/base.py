@@ -23,7 +23,6 @@ Readers are named by dotted path so that this module imports none of them (they 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from django.utils.module_loading import import_string
 
 from zoho_tokens.exceptions import ExportError, ImportSourceError  # noqa: F401 - re-exported
 from zoho_tokens.models import SDK_COLUMNS
+from zoho_tokens.outcomes import Outcome, Status
 
 #: The SDK's column order (FileStore positions, DBStore columns).
 FIELDS = SDK_COLUMNS
@@ -81,31 +81,9 @@ class Source:
     rows: list[SourceRow]
 
 
-@dataclass
-class RowOutcome:
-    row: SourceRow
-    status: str  # imported, replaced, skipped, failed
-    message: str
-    token_id: str = ""
-
-
-@dataclass
-class ImportResult:
-    source: Source
-    tenant: str
-    dry_run: bool
-    outcomes: list[RowOutcome] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def skip_reasons(self) -> Counter[str]:
-        return Counter(o.message for o in self.outcomes if o.status == "skipped")
-
-    @property
-    def failed(self) -> int:
-        return self.count("failed")
+def row_outcome(row: SourceRow, status: Status, message: str = "", token_id: str = "") -> Outcome:
+    """The ``outcomes.Outcome`` of one source row (``row`` is the source row: never shown)."""
+    return Outcome(status, token_id, row.user_name or "", "", message, row=row)
 
 
 class Reader:

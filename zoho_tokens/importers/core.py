@@ -23,14 +23,14 @@ from zoho_tokens.importers import filestore
 from zoho_tokens.importers.base import (
     TOKEN_FIELDS,
     ExportError,
-    ImportResult,
     ImportSourceError,
-    RowOutcome,
     Source,
     SourceRow,
     open_source,
+    row_outcome,
 )
 from zoho_tokens.models import AuditAction, AuditSource, ZohoToken, generate_id, token_db
+from zoho_tokens.outcomes import Outcome, Report, Status
 from zoho_tokens.zohosdk import OAuthToken, UserSignature
 
 ON_CONFLICT = ("skip", "replace")
@@ -78,32 +78,32 @@ def _oauth_token(values: dict[str, str], token_id: str) -> OAuthToken:
     return token
 
 
-def _import_row(row: SourceRow, tenant: str, on_conflict: str) -> RowOutcome:
+def _import_row(row: SourceRow, tenant: str, on_conflict: str) -> Outcome:
     try:
         # A savepoint per row: a database error costs this row only, even in a dry run.
         with transaction.atomic(using=token_db()):
             return _import_one(row, tenant, on_conflict)
     except DatabaseError as exc:
-        return RowOutcome(row, "failed", f"database error ({type(exc).__name__})")
+        return row_outcome(row, Status.FAILED, f"database error ({type(exc).__name__})")
 
 
-def _import_one(row: SourceRow, tenant: str, on_conflict: str) -> RowOutcome:
+def _import_one(row: SourceRow, tenant: str, on_conflict: str) -> Outcome:
     problem = _validate(row)
     if problem:
-        return RowOutcome(row, "failed", problem)
+        return row_outcome(row, Status.FAILED, problem)
     if not any(row.values.get(name) for name in TOKEN_FIELDS):
-        return RowOutcome(row, "skipped", "no refresh, access or grant token")
+        return row_outcome(row, Status.SKIPPED, "no refresh, access or grant token")
     existing = _existing(row, tenant)
     source_id = row.source_id.strip()
     notes = []
     if existing is not None:
         if on_conflict == "skip":
-            return RowOutcome(row, "skipped", "already stored", existing.pk)
-        token_id, status = existing.pk, "replaced"
+            return row_outcome(row, Status.SKIPPED, "already stored", existing.pk)
+        token_id, status = existing.pk, Status.REPLACED
         if source_id and source_id != existing.pk:
             notes.append(f"kept our id {existing.pk} (source id {source_id})")
     else:
-        status = "imported"
+        status = Status.IMPORTED
         token_id = source_id
         if not source_id:
             token_id = generate_id()
@@ -115,8 +115,8 @@ def _import_one(row: SourceRow, tenant: str, on_conflict: str) -> RowOutcome:
     try:
         rows.save(_oauth_token(row.values, token_id), tenant)
     except TokenStoreError as exc:
-        return RowOutcome(row, "failed", str(exc.error_message or exc), token_id)
-    return RowOutcome(row, status, "; ".join(notes), token_id)
+        return row_outcome(row, Status.FAILED, str(exc.error_message or exc), token_id)
+    return row_outcome(row, status, "; ".join(notes), token_id)
 
 
 def import_source(
@@ -126,7 +126,7 @@ def import_source(
     on_conflict: str = "skip",
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> ImportResult:
+) -> Report:
     """Save every row of ``source`` through the store as source ``command``.
 
     ``on_conflict``: ``skip`` leaves a connection we already hold (same user name in the
@@ -139,7 +139,7 @@ def import_source(
     tenant = tenant or ""
     if len(tenant) > 64:
         raise ImportSourceError("tenant is longer than 64 characters")
-    result = ImportResult(source=source, tenant=tenant, dry_run=dry_run)
+    result = Report()
     total = len(source.rows)
     alias = token_db()
     # A dry run saves in one transaction that is rolled back; a real run commits batch by
@@ -155,7 +155,7 @@ def import_source(
         if dry_run:
             transaction.set_rollback(True, using=alias)
         else:
-            saved = [o.token_id for o in result.outcomes if o.status in ("imported", "replaced")]
+            saved = result.token_ids(Status.IMPORTED, Status.REPLACED)
             audit.record(
                 AuditAction.IMPORTED,
                 tenant=tenant,
@@ -168,7 +168,7 @@ def import_source(
 IMPORT_BATCH = 500
 
 
-def _import_batch(chunk: list[SourceRow], tenant: str, on_conflict: str) -> list[RowOutcome]:
+def _import_batch(chunk: list[SourceRow], tenant: str, on_conflict: str) -> list[Outcome]:
     try:
         with transaction.atomic(using=token_db()):
             return _Batch(tenant, on_conflict).run(chunk)
@@ -206,7 +206,7 @@ class _Batch:
         self.changed: list[ZohoToken] = []
         self.saved: list[tuple[ZohoToken, bool, bool]] = []
 
-    def run(self, chunk: list[SourceRow]) -> list[RowOutcome]:
+    def run(self, chunk: list[SourceRow]) -> list[Outcome]:
         self._find(chunk)
         outcomes = [self._one(row) for row in chunk]
         self._flush()
@@ -250,25 +250,25 @@ class _Batch:
         first = _first_token(row)
         return self.by_token.get((first[0], crypto.checksum(first[1]))) if first else None
 
-    def _one(self, row: SourceRow) -> RowOutcome:
+    def _one(self, row: SourceRow) -> Outcome:
         problem = _validate(row)
         if problem:
-            return RowOutcome(row, "failed", problem)
+            return row_outcome(row, Status.FAILED, problem)
         if not any(row.values.get(name) for name in TOKEN_FIELDS):
-            return RowOutcome(row, "skipped", "no refresh, access or grant token")
+            return row_outcome(row, Status.SKIPPED, "no refresh, access or grant token")
         existing = self._existing(row)
         source_id = row.source_id.strip()
         if existing is not None and self.on_conflict == "skip":
-            return RowOutcome(row, "skipped", "already stored", existing.pk)
+            return row_outcome(row, Status.SKIPPED, "already stored", existing.pk)
         notes = []
         if existing is not None:
             if any(existing is r for r in self.new) or any(existing is r for r in self.changed):
                 self._flush()  # a duplicate in the file replaces what this batch wrote
-            token_id, status = existing.pk, "replaced"
+            token_id, status = existing.pk, Status.REPLACED
             if source_id and source_id != existing.pk:
                 notes.append(f"kept our id {existing.pk} (source id {source_id})")
         else:
-            status = "imported"
+            status = Status.IMPORTED
             token_id = source_id
             if not source_id:
                 token_id = generate_id()
@@ -281,8 +281,8 @@ class _Batch:
         try:
             self._put(token, existing, token_id)
         except TokenStoreError as exc:
-            return RowOutcome(row, "failed", str(exc.error_message or exc), token_id)
-        return RowOutcome(row, status, "; ".join(notes), token_id)
+            return row_outcome(row, Status.FAILED, str(exc.error_message or exc), token_id)
+        return row_outcome(row, status, "; ".join(notes), token_id)
 
     def _put(self, token: OAuthToken, existing: ZohoToken | None, token_id: str) -> None:
         """``rows.save``'s upsert for one row, written at the next ``_flush``."""
@@ -318,7 +318,7 @@ UPDATED_COLUMNS = [
 ]
 
 
-def import_tokens(source: str, **options: Any) -> ImportResult:
+def import_tokens(source: str, **options: Any) -> Report:
     """Read ``source`` (path or URL) and import it; see ``import_source`` for options."""
     return import_source(open_source(source), **options)
 

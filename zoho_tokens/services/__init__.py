@@ -3,12 +3,14 @@
 One module per operation: ``grants`` (exchange), ``refreshes``, ``revocations``, ``purges``,
 ``retention`` (pruning the audit).
 Each takes ``source`` and ``actor`` so signals and audit rows say who did what. Operations on
-several tokens return a report with one outcome per token; the callers only present it.
+several tokens return one ``outcomes.Report`` with one ``Outcome`` per token; the callers only
+present it (``outcomes.line``, ``outcomes.summary``).
 Anything a user can fix raises a ``ServiceError`` subclass (one safe line: what happened
 and what to do; ``code`` and ``status_code`` say which kind).
 """
 
 from zoho_tokens.exceptions import ServiceError
+from zoho_tokens.outcomes import OK_STATUSES, Outcome, Report, Status
 from zoho_tokens.services.base import label
 from zoho_tokens.services.grants import (
     GRANTS_WARNING,
@@ -18,10 +20,6 @@ from zoho_tokens.services.grants import (
 )
 from zoho_tokens.services.purges import PurgeSelection, purge
 from zoho_tokens.services.refreshes import (
-    REFRESH_OK,
-    RefreshOutcome,
-    RefreshReport,
-    RefreshStatus,
     Shard,
     refresh_now,
     refresh_tokens,
@@ -30,8 +28,6 @@ from zoho_tokens.services.refreshes import (
 from zoho_tokens.services.retention import PruneReport, prune_audit
 from zoho_tokens.services.revocations import (
     ReplacedReport,
-    RevokeOutcome,
-    RevokeReport,
     pending_replaced,
     revoke,
     revoke_replaced,
@@ -40,18 +36,16 @@ from zoho_tokens.services.revocations import (
 
 __all__ = [
     "GRANTS_WARNING",
-    "REFRESH_OK",
+    "OK_STATUSES",
     "ZOHO_REFRESH_TOKEN_LIMIT",
+    "Outcome",
     "PruneReport",
     "PurgeSelection",
-    "RefreshOutcome",
-    "RefreshReport",
-    "RefreshStatus",
     "ReplacedReport",
-    "RevokeOutcome",
-    "RevokeReport",
+    "Report",
     "ServiceError",
     "Shard",
+    "Status",
     "exchange_grant",
     "label",
     "pending_replaced",

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from zoho_tokens import rows, signals
 from zoho_tokens.exceptions import ServiceError
 from zoho_tokens.models import TokenStatus, ZohoToken, ZohoTokenQuerySet
+from zoho_tokens.outcomes import Report
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,9 @@ def purge(
     tenant: str = "",
     source: str = "command",
     actor: Any = None,
-) -> list[str]:
-    """Delete rows locally (no call to Zoho): one audit row and one ``tokens_purged``."""
+) -> Report:
+    """Delete rows locally (no call to Zoho): an audit row per token and one ``tokens_purged``;
+    one ``purged`` outcome per token."""
     scoped = False
     if isinstance(selection, PurgeSelection):
         if selection.problem():

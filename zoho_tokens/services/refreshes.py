@@ -1,4 +1,4 @@
-"""Refresh now and refresh sweeps: one ``RefreshOutcome`` per token, in a ``RefreshReport``
+"""Refresh now and refresh sweeps: one ``outcomes.Outcome`` per token, in a ``Report``
 (``zoho_tokens refresh``, the admin, ``zoho_tokens.tasks`` for schedulers)."""
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models
 from django.db.models import QuerySet
-from django.utils.translation import gettext_lazy as _
 
 from zoho_tokens import refresh, signals
 from zoho_tokens.datacenters import accounts_url_for, host_of
@@ -24,7 +22,7 @@ from zoho_tokens.exceptions import (
     ZohoUnreachable,
 )
 from zoho_tokens.models import ZohoToken
-from zoho_tokens.services.base import label
+from zoho_tokens.outcomes import Outcome, Report, Status, missing, of
 
 
 def refresh_now(row: ZohoToken, *, source: str = "command", actor: Any = None) -> ZohoToken:
@@ -42,99 +40,6 @@ def refresh_now(row: ZohoToken, *, source: str = "command", actor: Any = None) -
         raise TokenInvalidError(f"token {row.pk} has no refresh token to refresh with")
     with signals.origin(source, actor):
         return refresh.refresh_token(row, force=True)
-
-
-class RefreshStatus(models.TextChoices):
-    """What a refresh did to one token (``RefreshOutcome.status``)."""
-
-    REFRESHED = "refreshed", _("refreshed")
-    NOT_DUE = "not_due", _("not due (refreshed meanwhile by another worker)")
-    THROTTLED = "throttled", _("throttled by Zoho (held back)")
-    FAILED = "failed", _("failed")
-    INVALID = "invalid", _("invalid (connect again)")
-    SKIPPED = "skipped", _("skipped (accounts server failing)")
-    UNREADABLE = "unreadable", _("unreadable (no key decrypts it)")
-
-
-#: The statuses that leave nothing to do: every other one makes a report not ok.
-REFRESH_OK = frozenset({RefreshStatus.REFRESHED, RefreshStatus.NOT_DUE})
-
-
-@dataclass
-class RefreshOutcome:
-    token_id: str
-    label: str
-    status: RefreshStatus
-    message: str  # one line, never a secret
-    row: ZohoToken | None = None  # the row as stored after the attempt
-    user_name: str = ""
-    tenant: str = ""
-    accounts_server: str = ""  # where it was (or would have been) refreshed
-
-    @property
-    def ok(self) -> bool:
-        return self.status in REFRESH_OK
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-serialisable, without the row (and so without any secret)."""
-        expiry = self.row.expiry_time if self.row is not None else None
-        return {
-            "token_id": self.token_id,
-            "user_name": self.user_name,
-            "tenant": self.tenant,
-            "status": str(self.status),
-            "ok": self.ok,
-            "message": str(self.message),
-            "accounts_server": self.accounts_server,
-            "expiry_time": expiry,
-        }
-
-
-@dataclass
-class RefreshReport:
-    """What a refresh did: one outcome per token, in the order they were tried."""
-
-    outcomes: list[RefreshOutcome] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # ids asked for that do not exist
-    #: accounts servers the sweep held back and that failed the probe at its end too
-    unreachable: list[str] = field(default_factory=list)
-
-    def count(self, status: RefreshStatus) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def refreshed(self) -> int:
-        return self.count(RefreshStatus.REFRESHED)
-
-    @property
-    def failed(self) -> int:
-        """Tokens that failed for a reason of their own, and ids that name no token."""
-        return len(self.missing) + self.count(RefreshStatus.FAILED)
-
-    @property
-    def skipped(self) -> int:
-        return self.count(RefreshStatus.SKIPPED)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """``{status: number}`` of the statuses that occurred, in ``RefreshStatus`` order."""
-        return {s.value: self.count(s) for s in RefreshStatus if self.count(s)}
-
-    @property
-    def ok(self) -> bool:
-        """Nothing left to do: every token refreshed (or not due), no unknown id."""
-        return not self.missing and all(o.ok for o in self.outcomes)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-serialisable (a task's result): ``ok``, ``counts``, ``outcomes``, ``missing``,
-        ``unreachable``."""
-        return {
-            "ok": self.ok,
-            "counts": self.counts,
-            "outcomes": [o.as_dict() for o in self.outcomes],
-            "missing": list(self.missing),
-            "unreachable": list(self.unreachable),
-        }
 
 
 @dataclass(frozen=True)
@@ -244,7 +149,7 @@ def refresh_tokens(
     source: str = "command",
     actor: Any = None,
     shard: Shard | str | None = None,
-) -> RefreshReport:
+) -> Report:
     """Refresh the selected tokens (see ``select_for_refresh``), each on its own; with
     ``shard`` ("I/N", ``Shard``), only this worker's share of them.
 
@@ -263,11 +168,13 @@ def refresh_tokens(
     """
     ids = list(dict.fromkeys(ids))
     share = Shard.parse(shard)
-    report = RefreshReport()
+    report = Report()
     selection = select_for_refresh(ids, expiring_within=expiring_within, tenant=tenant)
     found = _shard_ids(selection, share)
     known = set(found)
-    report.missing = [i for i in ids if i not in known and (share is None or share.owns(i))]
+    report.outcomes = [
+        missing(i) for i in ids if i not in known and (share is None or share.owns(i))
+    ]
     servers: dict[str, _Server] = {}
     for row in _load(found):
         outcome = _refresh_one(
@@ -293,43 +200,32 @@ def refresh_tokens(
     return report
 
 
-def _skipped(row: ZohoToken, server: str, state: _Server) -> RefreshOutcome:
+def _skipped(row: ZohoToken, server: str, state: _Server) -> Outcome:
     message = (
         f"accounts server {host_of(server)} failed for {HOLD_BACK_AFTER} tokens in a row "
         f"(last: {state.last_error}), and again when probed at the end of the sweep: "
         "not tried, try again later"
     )
-    return RefreshOutcome(
-        row.pk,
-        label(row),
-        RefreshStatus.SKIPPED,
-        message,
-        row,
-        row.user_name or "",
-        row.tenant,
-        server,
-    )
+    return of(row, Status.SKIPPED, message, row=row, server=server)
 
 
 def _refresh_one(
     row: ZohoToken, *, within: int | None, servers: dict[str, _Server], source: str, actor: Any
-) -> RefreshOutcome | None:
+) -> Outcome | None:
     """Refresh one token; None when it is deferred (its accounts server is held back)."""
     server = ""
 
-    def outcome(status: RefreshStatus, message: str, current: ZohoToken | None) -> RefreshOutcome:
-        return RefreshOutcome(
-            row.pk, label(row), status, message, current, row.user_name or "", row.tenant, server
-        )
+    def outcome(status: Status, message: str, current: ZohoToken | None) -> Outcome:
+        return of(row, status, message, row=current, server=server)
 
     if row.invalid_reason:
-        return outcome(RefreshStatus.INVALID, _invalid_message(row), row)
+        return outcome(Status.INVALID, _invalid_message(row), row)
     if within is not None:
         current = ZohoToken.objects.filter(pk=row.pk).first()
         if current is None:
-            return outcome(RefreshStatus.FAILED, "deleted before it was refreshed", None)
+            return outcome(Status.FAILED, "deleted before it was refreshed", None)
         if current.expiry_time is not None and not refresh.needs_refresh(current, within):
-            return outcome(RefreshStatus.NOT_DUE, "refreshed meanwhile by another worker", current)
+            return outcome(Status.NOT_DUE, "refreshed meanwhile by another worker", current)
         row = current
     server = accounts_url_for(row.api_domain, row.accounts_server)
     state = servers.setdefault(server, _Server())
@@ -355,20 +251,20 @@ def _refresh_one(
     # Judge by what is stored: another worker may have refreshed it meanwhile.
     current = ZohoToken.objects.filter(pk=row.pk).first()
     if current is None:
-        return outcome(RefreshStatus.FAILED, "deleted while refreshing", None)
+        return outcome(Status.FAILED, "deleted while refreshing", None)
     if error is None and (current.expiry_time, current.access_token_checksum) != before:
-        return outcome(RefreshStatus.REFRESHED, "refreshed", current)
+        return outcome(Status.REFRESHED, "refreshed", current)
     if current.invalid_reason:
-        return outcome(RefreshStatus.INVALID, error.message if error else "", current)
+        return outcome(Status.INVALID, error.message if error else "", current)
     code = error.reason if error is not None else None
     message = error.message if error is not None else "Zoho issued no access token"
     if code == DecryptionError.default_code:
-        return outcome(RefreshStatus.UNREADABLE, message, current)
+        return outcome(Status.UNREADABLE, message, current)
     if code == ZohoError.THROTTLED:
-        return outcome(RefreshStatus.THROTTLED, message, current)
+        return outcome(Status.THROTTLED, message, current)
     if code in TRANSIENT_CODES:
         message += " (asked twice)"
-    return outcome(RefreshStatus.FAILED, message, current)
+    return outcome(Status.FAILED, message, current)
 
 
 def _invalid_message(row: ZohoToken) -> str:

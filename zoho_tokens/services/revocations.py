@@ -1,10 +1,10 @@
-"""Revoke at Zoho, where the token was issued, then delete locally: one ``RevokeOutcome``
+"""Revoke at Zoho, where the token was issued, then delete locally: one ``outcomes.Outcome``
 per token (``zoho_tokens revoke``, the admin's revoke action)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -14,39 +14,18 @@ from zoho_tokens import audit, background, oauth_client, rows, signals
 from zoho_tokens.datacenters import accounts_url_for, host_of, issuer
 from zoho_tokens.exceptions import TokenStoreError, ZohoError, describe
 from zoho_tokens.models import AuditAction, ReplacedRefreshToken, ZohoToken, token_db
+from zoho_tokens.outcomes import Outcome, Report, Status, missing, of
 
 
-@dataclass
-class RevokeOutcome:
-    token_id: str
-    user_name: str
-    ok: bool
-    remote: bool  # Zoho confirmed the revocation
-    message: str
-
-
-@dataclass
-class RevokeReport:
-    outcomes: list[RevokeOutcome] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-
-    @property
-    def revoked(self) -> int:
-        return sum(1 for o in self.outcomes if o.ok)
-
-    @property
-    def failed(self) -> int:
-        return len(self.missing) + sum(1 for o in self.outcomes if not o.ok)
-
-
-def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> RevokeOutcome:
-    """Revoke the refresh token where it was issued, then delete the row.
+def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Outcome:
+    """Revoke the refresh token where it was issued, then delete the row: ``revoked`` (Zoho
+    confirmed), ``deleted`` (Zoho no longer knew it, at the server that issued it) or
+    ``kept``.
 
     Keeps the row when Zoho fails, and when Zoho says it does not know the token but is not
     known to be the server that issued it: that answer proves nothing, and the token may
     still work at its own data center.
     """
-    label_ = row.user_name or row.pk
     with signals.origin(source, actor):
         remote = False
         url = ""
@@ -56,21 +35,20 @@ def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Rev
                 remote = oauth_client.revoke(url, refresh_token=row.refresh_token)
         except ZohoError as exc:
             _revoke_failed(row, exc.code)
-            return RevokeOutcome(row.pk, label_, False, False, f"kept: {describe(exc)}")
+            return of(row, Status.KEPT, describe(exc), server=url)
         except TokenStoreError as exc:
             # e.g. the refresh token cannot be decrypted: keep the row, say why.
-            return RevokeOutcome(row.pk, label_, False, False, f"kept: {describe(exc)}")
+            return of(row, Status.KEPT, describe(exc), server=url)
         if url and not remote and not issuer(row.api_domain, row.accounts_server):
             _revoke_failed(row, "issuer_unknown")
-            return RevokeOutcome(
-                row.pk,
-                label_,
-                False,
-                False,
-                f"kept: Zoho at {host_of(url)} does not know this token, and it is not known "
+            return of(
+                row,
+                Status.KEPT,
+                f"Zoho at {host_of(url)} does not know this token, and it is not known "
                 "which accounts server issued it, so it may still be valid there: revoke it "
                 "at its data center (or the user removes the app under Zoho's Connected Apps), "
                 "then purge it",
+                server=url,
             )
         with transaction.atomic(using=token_db()):
             rows.delete(row, action=AuditAction.REVOKED, detail={"remote": remote})
@@ -82,8 +60,9 @@ def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Rev
                 source=origin.source,
                 remote=remote,
             )
-    message = "revoked at Zoho and deleted" if remote else "already invalid at Zoho; deleted"
-    return RevokeOutcome(row.pk, label_, True, remote, message)
+    if remote:
+        return of(row, Status.REVOKED, "revoked at Zoho and deleted", server=url)
+    return of(row, Status.DELETED, "already invalid at Zoho; deleted", server=url)
 
 
 def _revoke_failed(row: ZohoToken, error: str) -> None:
@@ -98,17 +77,17 @@ def _revoke_failed(row: ZohoToken, error: str) -> None:
 
 def revoke_tokens(
     selection: Iterable[str] | QuerySet, *, source: str = "command", actor: Any = None
-) -> RevokeReport:
+) -> Report:
     """Revoke each token of ``selection`` (ids, in order, or a queryset); one outcome each."""
-    report = RevokeReport()
+    report = Report()
     if isinstance(selection, QuerySet):
         found = list(selection)
     else:
         ids = list(dict.fromkeys(selection))
         by_id = {row.pk: row for row in ZohoToken.objects.exactly(ids=ids)}
-        report.missing = [i for i in ids if i not in by_id]
+        report.outcomes = [missing(i) for i in ids if i not in by_id]
         found = [by_id[i] for i in ids if i in by_id]
-    report.outcomes = [revoke(row, source=source, actor=actor) for row in found]
+    report.outcomes += [revoke(row, source=source, actor=actor) for row in found]
     return report
 
 

@@ -7,10 +7,12 @@ are named by their position in the source, their id and their user name.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from typing import Any
 
 from zoho_tokens import importers
 from zoho_tokens.management.cli import describe, progress_bar
+from zoho_tokens.outcomes import Outcome, Status, summary
 
 HELP = (
     "Import tokens from the SDK's FileStore CSV, its DBStore MySQL table or a SQLite file "
@@ -59,7 +61,7 @@ def add_arguments(parser: Any) -> None:
     )
 
 
-def _row_label(outcome: importers.RowOutcome) -> str:
+def _row_label(outcome: Outcome) -> str:
     row = outcome.row
     who = row.user_name or "no user name"
     source_id = f"id {row.source_id}, " if row.source_id else ""
@@ -85,25 +87,25 @@ def handle(command: Any, options: dict[str, Any]) -> int:
         return 1
 
     for outcome in result.outcomes:
-        text = f"{_row_label(outcome)}: {outcome.status}"
-        if outcome.status in ("imported", "replaced"):
+        text = f"{_row_label(outcome)}: {outcome.status.value}"
+        if outcome.status in (Status.IMPORTED, Status.REPLACED):
             text += f" as {outcome.token_id}"
         if outcome.message:
             text += f" ({outcome.message})"
-        if outcome.status == "failed":
+        if outcome.status == Status.FAILED:
             command.stderr.write(text)
         elif verbosity >= 2 or (verbosity and "new id" in outcome.message):
             command.stdout.write(text)
 
-    reasons = ", ".join(f"{n} {why}" for why, n in sorted(result.skip_reasons.items()))
-    skipped = result.count("skipped")
-    summary = (
-        f"import{' (dry run)' if dry_run else ''}: {result.count('imported')} imported, "
-        f"{result.count('replaced')} replaced, {skipped} skipped"
-        + (f" ({reasons})" if reasons else "")
-        + f", {result.failed} failed"
-    )
-    if dry_run:
-        summary += "; nothing was written"
-    command.stdout.write(summary)
+    why = Counter(o.message for o in result.outcomes if o.status == Status.SKIPPED)
+    reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(why.items()))
+    skipped = f"skipped ({reasons})" if reasons else "skipped"
+    counts = [
+        (result.count(Status.IMPORTED), "imported"),
+        (result.count(Status.REPLACED), "replaced"),
+        (result.count(Status.SKIPPED), skipped),
+        (result.failed, "failed"),
+    ]
+    verb = "import (dry run)" if dry_run else "import"
+    command.stdout.write(summary(verb, counts, note="nothing was written" if dry_run else ""))
     return 1 if result.failed else 0

@@ -12,6 +12,7 @@ from typing import Any
 from zoho_tokens import services
 from zoho_tokens.management.cli import confirm, describe, interactive
 from zoho_tokens.models import TokenStatus
+from zoho_tokens.outcomes import Status, summary
 
 HELP = (
     "Delete stored tokens locally (no call to Zoho) by criteria: --status, --invalid, "
@@ -95,6 +96,6 @@ def handle(command: Any, options: dict[str, Any]) -> int:
         if not confirm(command, f"Delete {len(matched)} token(s) here (Zoho is not told)?"):
             command.stdout.write("purge: cancelled, nothing changed")
             return 1
-    deleted = services.purge(selection, source="command")
-    command.stdout.write(f"purge: {len(deleted)} deleted")
+    report = services.purge(selection, source="command")
+    command.stdout.write(summary("purge", [(report.count(Status.PURGED), "deleted")]))
     return 0

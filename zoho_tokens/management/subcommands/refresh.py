@@ -10,6 +10,7 @@ from typing import Any
 
 from zoho_tokens import exceptions, services
 from zoho_tokens.management.cli import describe, expiry_text
+from zoho_tokens.outcomes import Outcome, Report, Status, line, summary
 
 HELP = (
     "Refresh access tokens now or ahead of expiry (for cron / Celery beat). One token's "
@@ -73,39 +74,40 @@ def handle(command: Any, options: dict[str, Any]) -> int:
     report = services.refresh_tokens(
         ids, expiring_within=within, tenant=options.get("tenant"), source="command", shard=shard
     )
-    for token_id in report.missing:
-        command.stderr.write(f"{token_id}: no such token")
     for outcome in report.outcomes:
-        (command.stdout if outcome.ok else command.stderr).write(line(outcome))
-    command.stdout.write(summary(report))
+        (command.stdout if outcome.ok else command.stderr).write(refresh_line(outcome))
+    command.stdout.write(refresh_summary(report))
     return 0 if report.ok else 1
 
 
-def line(outcome: services.RefreshOutcome) -> str:
-    """``<id> (<user name>): <status>: <message>``, with the access token's expiry."""
-    row, status = outcome.row, services.RefreshStatus(outcome.status)
-    if status == services.RefreshStatus.REFRESHED and row is not None:
+def refresh_line(outcome: Outcome) -> str:
+    """``outcomes.line``, with the access token's expiry where there is one to tell."""
+    row, status = outcome.row, outcome.status
+    if status == Status.REFRESHED and row is not None:
         return f"{outcome.label}: refreshed, access token expires {expiry_text(row)}"
-    text = f"{outcome.label}: {status.value.replace('_', ' ')}: {outcome.message}"
-    if status in (services.RefreshStatus.NOT_DUE, services.RefreshStatus.THROTTLED) and row:
+    text = line(outcome)
+    if status in (Status.NOT_DUE, Status.THROTTLED) and row:
         text += f"; the current one expires {expiry_text(row)}"
     return text
 
 
-def summary(report: services.RefreshReport) -> str:
-    text = (
-        f"refresh: {report.refreshed} refreshed, {report.failed} failed, {report.skipped} skipped"
+def refresh_summary(report: Report) -> str:
+    unreachable = ", ".join(report.unreachable)
+    return summary(
+        "refresh",
+        [
+            (report.count(Status.REFRESHED), "refreshed"),
+            (report.failed, "failed"),
+            (report.count(Status.SKIPPED), "skipped"),
+        ],
+        [
+            (report.count(Status.NOT_DUE), "not due"),
+            (report.count(Status.THROTTLED), "throttled"),
+            (report.count(Status.UNREADABLE), "unreadable (see ENCRYPTION_KEYS)"),
+            (
+                report.count(Status.INVALID),
+                "invalid (reconnect them with zoho_login or 'purge --invalid')",
+            ),
+        ],
+        f"accounts server unreachable: {unreachable}, try again later" if unreachable else "",
     )
-    extra = {
-        services.RefreshStatus.NOT_DUE: "not due",
-        services.RefreshStatus.THROTTLED: "throttled",
-        services.RefreshStatus.UNREADABLE: "unreadable (see ENCRYPTION_KEYS)",
-        services.RefreshStatus.INVALID: "invalid (reconnect them with zoho_login or "
-        "'purge --invalid')",
-    }
-    for status, words in extra.items():
-        if report.count(status):
-            text += f", {report.count(status)} {words}"
-    if report.unreachable:
-        text += f"; accounts server unreachable: {', '.join(report.unreachable)}, try again later"
-    return text

@@ -11,6 +11,7 @@ from typing import Any
 from zoho_tokens import services
 from zoho_tokens.management.cli import confirm, describe, interactive
 from zoho_tokens.models import ZohoToken
+from zoho_tokens.outcomes import Status, line, summary
 
 HELP = (
     "Revoke tokens at Zoho, then delete them here; a token Zoho cannot be reached for is "
@@ -46,11 +47,8 @@ def handle(command: Any, options: dict[str, Any]) -> int:
             command.stdout.write("revoke: cancelled, nothing changed")
             return 1
     report = services.revoke_tokens(ids, source="command")
-    for token_id in report.missing:
-        command.stderr.write(f"{token_id}: no such token")
-    labels = {row.pk: services.label(row) for row in found}
     for outcome in report.outcomes:
-        stream = command.stdout if outcome.ok else command.stderr
-        stream.write(f"{labels[outcome.token_id]}: {outcome.message}")
-    command.stdout.write(f"revoke: {report.revoked} revoked, {report.failed} failed")
+        (command.stdout if outcome.ok else command.stderr).write(line(outcome))
+    done = report.count(Status.REVOKED, Status.DELETED)
+    command.stdout.write(summary("revoke", [(done, "revoked"), (report.failed, "failed")]))
     return 1 if report.failed else 0

@@ -7,6 +7,7 @@ from typing import Any
 from zoho_tokens.checks import rows_on_old_keys
 from zoho_tokens.keys import rotate_keys
 from zoho_tokens.management.cli import progress_bar
+from zoho_tokens.outcomes import Status, summary
 
 HELP = (
     "Re-encrypt every stored token with the first key of ZOHO_TOKENS['ENCRYPTION_KEYS']. "
@@ -44,13 +45,16 @@ def handle(command: Any, options: dict[str, Any]) -> int:
             "nothing changed. Run 'manage.py zoho_tokens rotate-keys' to move them."
         )
         return 0
-    result = rotate_keys(batch_size=batch, progress=progress_bar())
-    command.stdout.write(
-        f"rotate-keys: {result.rows} tokens checked, {result.values} values re-encrypted "
-        f"with the first key, {len(result.failed)} unreadable."
-    )
-    if result.failed:
-        ids = ", ".join(result.failed[:20])
+    report = rotate_keys(batch_size=batch, progress=progress_bar())
+    unreadable = report.token_ids(Status.UNREADABLE)
+    counts = [
+        (len(report.outcomes), "tokens checked"),
+        (report.changed, "values re-encrypted with the first key"),
+        (len(unreadable), "unreadable."),
+    ]
+    command.stdout.write(summary("rotate-keys", counts))
+    if unreadable:
+        ids = ", ".join(unreadable[:20])
         command.stderr.write(
             f"cannot decrypt tokens {ids}: add the key they were encrypted with to "
             "ZOHO_TOKENS['ENCRYPTION_KEYS'] and run rotate-keys again"
