@@ -227,6 +227,7 @@ class FakeZoho:
         self._clients: dict[str, consent.Client] = {}
         self._records = RecordStore(lambda: self.wall_clock(), self._user_by_id)
         self._server: _Server | None = None
+        self._base_url: str | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
@@ -238,6 +239,7 @@ class FakeZoho:
             raise RuntimeError("FakeZoho already started")
         self._stopping.clear()
         self._server = _Server(self)
+        self._base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -274,10 +276,11 @@ class FakeZoho:
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321``."""
-        if self._server is None:
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (after ``stop()`` still the last one: a
+        request in flight when the fake stops answers with it instead of failing)."""
+        if self._base_url is None:
             raise RuntimeError("FakeZoho is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._base_url
 
     @property
     def accounts_url(self) -> str:
