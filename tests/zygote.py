@@ -154,7 +154,7 @@ class ForkedProcess:
     """The parts of :class:`subprocess.Popen` the tests use, for a child of the server."""
 
     def __init__(
-        self, conn: socket.socket, pid: int, stdin: IO[str], stdout: IO[str], stderr: IO[str]
+        self, conn: socket.socket, pid: int, stdin: IO[str] | None, stdout: IO[str], stderr: IO[str]
     ) -> None:
         self._conn = conn
         self.pid = pid
