@@ -316,7 +316,7 @@ def test_benchmark_tables_are_drawn_from_the_results_files(monkeypatch):
     from the bench/results-*.json its benchmark wrote (``--write`` redraws them)."""
     tables = _bench_tables()
     names = {match["name"] for _path, match in tables.regions()}
-    assert {"herd", "store", "floors"} <= names
+    assert {"herd", "herd-summary", "store", "floors"} <= names
     assert tables.stale() == []
 
     # A changed result is seen: the SQLite herd made one refresh more.
