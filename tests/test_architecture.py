@@ -80,6 +80,7 @@ LAYERS = (
         "foundations",
         (
             "conf",
+            "context",
             "exceptions",
             "zohosdk",
             "collation",
@@ -87,7 +88,7 @@ LAYERS = (
             "datacenters",
             "oauth_client",
         ),
-        "settings, errors, the SDK's classes, encryption, Zoho's data centers and its "
+        "settings, the ambient tenant and actor, errors, the SDK's classes, encryption, Zoho's data centers and its "
         "Accounts HTTP client; importable before Django is set up where marked pure",
     ),
 )
@@ -344,7 +345,7 @@ settings.configure(
 for heavy in ("pytest", "django.db.migrations", "django.contrib.admin", "django.forms",
               "django.test", "cryptography.fernet", "requests"):
     importlib.import_module(heavy)  # shared by every child; none needs the app registry
-PURE = ("conf", "exceptions", "datacenters", "tenancy", "oauth_client")
+PURE = ("conf", "context", "exceptions", "datacenters", "tenancy", "oauth_client")
 running = {}
 failed = []
 

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.dispatch import Signal, receiver
 
-from zoho_tokens import signals
+from zoho_tokens import context, signals
 from zoho_tokens.conf import zoho_settings
 from zoho_tokens.models import TokenAuditEvent
 
@@ -75,7 +75,7 @@ def record_many(
     """One audit row per ``(token_id, user_name, tenant)``, in bulk (the caller's transaction)."""
     if not zoho_settings.AUDIT_LOG or not tokens:
         return
-    origin = signals.current_origin()
+    origin = context.current_origin()
     safe = {k: v for k, v in (detail or {}).items() if k in SAFE_DETAIL_KEYS}
     TokenAuditEvent.objects.bulk_create(
         [
@@ -100,7 +100,7 @@ def record_each(events: list[tuple[str, dict[str, Any], Any]], batch_size: int =
     """One audit row per ``(action, detail, token)``, in bulk (the caller's transaction)."""
     if not zoho_settings.AUDIT_LOG or not events:
         return
-    origin = signals.current_origin()
+    origin = context.current_origin()
     name = actor_name(origin.actor)
     TokenAuditEvent.objects.bulk_create(
         [

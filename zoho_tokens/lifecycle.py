@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from zoho_tokens import audit, signals
+from zoho_tokens import audit, context, signals
 from zoho_tokens.exceptions import ZohoError, ZohoUnreachable
 from zoho_tokens.models import AuditAction, ZohoToken, token_db
 
@@ -94,7 +94,7 @@ def refresh_failed(
         zoho_error=zoho_error,
         attempt=attempt,
         backoff_until=backoff_until,
-        source=signals.current_origin().source,
+        source=context.current_origin().source,
     )
 
 
@@ -150,7 +150,7 @@ def invalidate(row: ZohoToken, zoho_error: str) -> bool:
                 token=row,
                 reason=str(FailureReason.REFUSED),
                 zoho_error=zoho_error,
-                source=signals.current_origin().source,
+                source=context.current_origin().source,
             )
     row.invalid_reason = zoho_error[:200]
     return changed
@@ -183,5 +183,5 @@ def recover(row: ZohoToken, previous: PreviousState, failures: int) -> None:
         token=row,
         previous=str(previous),
         failures=failures,
-        source=signals.current_origin().source,
+        source=context.current_origin().source,
     )

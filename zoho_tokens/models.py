@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from zoho_tokens import crypto
 from zoho_tokens.conf import zoho_settings
+from zoho_tokens.context import AuditSource
 from zoho_tokens.exceptions import ConfigurationError, DecryptionError
 
 # EncryptedTextField stays importable from here: migration 0001 names it so.
@@ -74,16 +75,6 @@ class TokenStatus(models.TextChoices):
     INVALID = "invalid", _("invalid")
     UNREADABLE = "unreadable", _("unreadable (no key decrypts it)")
     INCOMPLETE = "incomplete", _("incomplete (no refresh token and no user)")
-
-
-class AuditSource(models.TextChoices):
-    """Through which path a change was made."""
-
-    SDK = "sdk", _("SDK")
-    ADMIN = "admin", _("admin")
-    COMMAND = "command", _("command")
-    WEB = "web", _("web")
-    TASK = "task", _("task (scheduler)")
 
 
 class AuditAction(models.TextChoices):

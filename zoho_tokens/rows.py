@@ -16,7 +16,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q, QuerySet
 from django.views.decorators.debug import sensitive_variables
 
-from zoho_tokens import audit, crypto, lifecycle, signals
+from zoho_tokens import audit, context, crypto, lifecycle, signals
 from zoho_tokens.connections import is_transient, pause
 from zoho_tokens.datacenters import (
     issuer,
@@ -348,7 +348,7 @@ def _upsert(
         row.scope = normal_scope(scope)
     new_refresh = crypto.checksum(token.get_refresh_token())
     row.save(using=token_db(), force_insert=created, force_update=not created)
-    if new_refresh and signals.current_origin().operation != "import":
+    if new_refresh and context.current_origin().operation != "import":
         _replace_refresh_tokens(
             [old for old in before if old.refresh_token_checksum not in ("", new_refresh)]
         )
@@ -356,7 +356,7 @@ def _upsert(
     exchanged = (
         bool(token.get_grant_token())
         and (created or new_refresh != old_refresh)
-        and signals.current_origin().operation != "import"
+        and context.current_origin().operation != "import"
     )
     _announce_save(row, created, refreshed, exchanged, replaced)
 
@@ -458,7 +458,7 @@ def _copy(
 def _announce_save(
     row: ZohoToken, created: bool, refreshed: bool, exchanged: bool, replaced: list[ZohoToken]
 ) -> None:
-    origin = signals.current_origin()
+    origin = context.current_origin()
     for old in replaced:
         audit.record(
             AuditAction.REPLACED, token=old, detail={"reason": f"same user saved as {row.pk}"}
@@ -495,7 +495,7 @@ def _save_event(
 
 
 def _send_saved(row: ZohoToken, created: bool, refreshed: bool) -> None:
-    source = signals.current_origin().source
+    source = context.current_origin().source
     signals.send_on_commit(signals.token_saved, token=row, created=created, source=source)
     if refreshed:
         signals.send_on_commit(signals.token_refreshed, token=row, source=source)
@@ -527,7 +527,7 @@ def delete_by_id(tenant: str, token_id: str) -> bool:
 
 def delete(row: ZohoToken, action: str = AuditAction.DELETED, detail: dict | None = None) -> None:
     """Delete one row with its audit row and ``token_deleted`` (caller holds a transaction)."""
-    origin = signals.current_origin()
+    origin = context.current_origin()
     ZohoToken.objects.filter(pk=row.pk).delete()
     audit.record(action, token=row, detail=detail)
     signals.send_on_commit(
@@ -545,7 +545,7 @@ def purge(
     ``exact_tenant``: the selection is ``tenant``'s; rows whose tenant is not exactly it (a
     loose MySQL collation matches ``ACME`` to ``acme``) are left alone.
     """
-    origin = signals.current_origin()
+    origin = context.current_origin()
     deleted: list[str] = []
     with transaction.atomic(using=token_db()):
         found = cast(

@@ -16,17 +16,14 @@ A connection's life (decided in ``zoho_tokens.lifecycle``; docs/reference/lifecy
 - ``token_recovered(token, previous, failures, source)``: a failing or invalid connection
   works again (a successful refresh or a reconnect); once per recovery.
 
-``source`` is ``sdk``, ``admin``, ``command`` or ``web``; ``actor`` is a Django user or None.
+``source`` is an ``AuditSource`` (``sdk``, ``admin``, ``command``, ``web``, ``task``) and
+``actor`` a Django user or None, from ``zoho_tokens.context.origin``.
 ``token`` is the ``ZohoToken`` instance (its ``repr`` never shows a secret).
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -48,40 +45,6 @@ token_recovered = Signal()
 # Internal (not public API): refresh tokens a save replaced were recorded to be revoked
 # (``replaced_ids``: ``ReplacedRefreshToken`` ids); ``services.revocations`` listens.
 refresh_tokens_replaced = Signal()
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Who caused the current operation and through which path."""
-
-    source: str = "sdk"
-    actor: Any = None
-    # What the operation is, where the store cannot tell by itself ("import": saved rows
-    # that carry an old grant token are not grant exchanges).
-    operation: str = ""
-
-
-_origin: contextvars.ContextVar[Origin] = contextvars.ContextVar(
-    "zoho_tokens_origin",
-    default=Origin(),  # noqa: B039 - frozen dataclass
-)
-
-
-def current_origin() -> Origin:
-    return _origin.get()
-
-
-@contextmanager
-def origin(source: str, actor: Any = None, operation: str = "") -> Iterator[Origin]:
-    """Tag every store operation in the block with ``source`` and ``actor``."""
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        actor = None
-    value = Origin(source=source, actor=actor, operation=operation)
-    token = _origin.set(value)
-    try:
-        yield value
-    finally:
-        _origin.reset(token)
 
 
 def send_on_commit(signal: Signal, **kwargs: Any) -> None:

@@ -17,25 +17,21 @@ django-tenants (one PostgreSQL schema per tenant) is supported two ways:
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from zoho_tokens import context
 from zoho_tokens.conf import zoho_settings
 from zoho_tokens.exceptions import ConfigurationError
-
-_current_tenant: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "zoho_tokens_tenant", default=""
-)
 
 
 def current_tenant() -> str:
     """``tenant_context``'s tenant, or the connection's schema with ``TENANT_FROM_SCHEMA``."""
     if zoho_settings.TENANT_FROM_SCHEMA:
         return tenant_from_connection()
-    return _current_tenant.get()
+    return context.tenant()
 
 
 def as_tenant(value: object) -> str:
@@ -72,7 +68,7 @@ def as_tenant(value: object) -> str:
 def tenant_context(tenant: str | int | None) -> Iterator[str]:
     """``with tenant_context("acme"):`` runs the block as tenant ``acme`` (None: default).
 
-    A ``ContextVar``: each thread and each asyncio task sees its own tenant.
+    Kept in ``zoho_tokens.context``: each thread and each asyncio task sees its own tenant.
     """
     value = as_tenant(tenant)
     if zoho_settings.TENANT_FROM_SCHEMA:
@@ -85,11 +81,8 @@ def tenant_context(tenant: str | int | None) -> Iterator[str]:
                 f"schemas with django-tenants' schema_context({value or 'public'!r}) instead",
                 code="tenant",
             )
-    token = _current_tenant.set(value)
-    try:
+    with context.as_tenant(value):
         yield value
-    finally:
-        _current_tenant.reset(token)
 
 
 class TenantMiddleware:
@@ -253,10 +246,11 @@ def for_each_schema(func: Callable[[], Any], *, include_public: bool = False) ->
     ``include_public``. For a periodic refresh of every tenant::
 
         from zoho_tokens import services
+        from zoho_tokens.context import AuditSource
         from zoho_tokens.tenancy import for_each_schema
 
         results = for_each_schema(
-            lambda: services.refresh_tokens([], expiring_within=600, source="command")
+            lambda: services.refresh_tokens([], expiring_within=600, source=AuditSource.TASK)
         )
         failed = [r.schema for r in results if r.error or not r.result.ok]
     """

@@ -31,6 +31,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from zoho_tokens import access, services
 from zoho_tokens.conf import key_list, zoho_settings
+from zoho_tokens.context import AuditSource
 from zoho_tokens.datacenters import DATA_CENTERS, accounts_base_url, origin_of
 from zoho_tokens.exceptions import ZohoTokensError, describe
 from zoho_tokens.tenancy import current_tenant
@@ -166,7 +167,7 @@ def callback(request: HttpRequest) -> HttpResponse:
             data_center=data_center,
             accounts_url=accounts_url,
             tenant=bound["tenant"],
-            source="web",
+            source=AuditSource.WEB,
             actor=request.user,
         )
     except ZohoTokensError as exc:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from zoho_tokens import services
+from zoho_tokens.context import AuditSource
 from zoho_tokens.datacenters import data_center_label
 from zoho_tokens.outcomes import Report, Status, line
 
@@ -49,7 +50,7 @@ class TokenActionsMixin(admin.ModelAdmin):
                 title=_("Revoke at Zoho and delete?"),
                 template="revoke_selected_confirmation.html",
             )
-        report = services.revoke_tokens(queryset, source="admin", actor=request.user)
+        report = services.revoke_tokens(queryset, source=AuditSource.ADMIN, actor=request.user)
         if not report.outcomes:
             return None
         total, done = len(report.outcomes), report.count(Status.REVOKED, Status.DELETED)
@@ -114,7 +115,7 @@ class TokenActionsMixin(admin.ModelAdmin):
     def purge_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         """Delete rows without calling Zoho, after a confirmation page (like delete_selected)."""
         if request.POST.get("post"):
-            report = services.purge(queryset, source="admin", actor=request.user)
+            report = services.purge(queryset, source=AuditSource.ADMIN, actor=request.user)
             count = report.count(Status.PURGED)
             headline = ngettext(
                 "Purged %(count)d Zoho token (deleted locally; not revoked at Zoho).",

@@ -30,6 +30,7 @@ from zoho_tokens.admin.filters import (
 )
 from zoho_tokens.admin.paging import LargeTablePaginator
 from zoho_tokens.admin.search import IndexedSearchMixin
+from zoho_tokens.context import AuditSource
 from zoho_tokens.datacenters import data_center_label
 from zoho_tokens.display import action_label, detail_text, epoch_ms_when, expires_phrase, when
 from zoho_tokens.exceptions import ZohoTokensError, describe
@@ -391,7 +392,7 @@ class ZohoTokenAdmin(IndexedSearchMixin, TokenActionsMixin, SchemaAwareAdmin):
                     client_secret=data["client_secret"] or None,
                     data_center=data["data_center"],
                     tenant=data["tenant"],
-                    source="admin",
+                    source=AuditSource.ADMIN,
                     actor=request.user,
                 )
             except ZohoTokensError as exc:

@@ -17,7 +17,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from zoho_tokens import audit, crypto, rows, signals
+from zoho_tokens import audit, context, crypto, rows
 from zoho_tokens.exceptions import DecryptionError, TokenStoreError
 from zoho_tokens.importers import filestore
 from zoho_tokens.importers.base import (
@@ -146,7 +146,7 @@ def import_source(
     # batch, and a batch the database refuses is retried row by row (one bad row costs only
     # itself).
     outer = transaction.atomic(using=alias) if dry_run else nullcontext()
-    with signals.origin(AuditSource.COMMAND, None, operation="import"), outer:
+    with context.origin(AuditSource.COMMAND, None, operation="import"), outer:
         for start in range(0, total, IMPORT_BATCH):
             chunk = source.rows[start : start + IMPORT_BATCH]
             result.outcomes.extend(_import_batch(chunk, tenant, on_conflict))

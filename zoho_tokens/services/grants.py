@@ -10,8 +10,9 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from zoho_tokens import audit, oauth_client, rows, signals
+from zoho_tokens import audit, context, oauth_client, rows
 from zoho_tokens.conf import zoho_settings
+from zoho_tokens.context import AuditSource
 from zoho_tokens.datacenters import (
     accounts_base_url,
     api_domain_for,
@@ -42,7 +43,7 @@ def exchange_grant(
     environment: str | None = None,
     accounts_url: str | None = None,
     tenant: str = "",
-    source: str = "command",
+    source: AuditSource = AuditSource.COMMAND,
     actor: Any = None,
 ) -> ZohoToken:
     """Exchange a grant token, resolve the user name, save through the store, read it back.
@@ -120,11 +121,17 @@ def _client_credentials(client_id: str | None, client_secret: str | None) -> tup
 
 @sensitive_variables("token")
 def _store_exchanged(
-    token: OAuthToken, tenant: str, *, accounts_url: str, source: str, actor: Any, scope: str = ""
+    token: OAuthToken,
+    tenant: str,
+    *,
+    accounts_url: str,
+    source: AuditSource,
+    actor: Any,
+    scope: str = "",
 ) -> ZohoToken:
     """Save a freshly exchanged token through the core write model; one-line errors only."""
     failure: ServiceError | None = None
-    with signals.origin(source, actor):
+    with context.origin(source, actor):
         try:
             rows.save(
                 token,
@@ -143,9 +150,9 @@ def _store_exchanged(
     return ZohoToken.objects.get(pk=token.get_id())
 
 
-def _grant_failed(code: str, *, tenant: str, source: str, actor: Any) -> None:
+def _grant_failed(code: str, *, tenant: str, source: AuditSource, actor: Any) -> None:
     """Audit a grant exchange Zoho refused or did not answer (no token id: nothing stored)."""
-    with signals.origin(source, actor), transaction.atomic(using=token_db()):
+    with context.origin(source, actor), transaction.atomic(using=token_db()):
         audit.record(
             AuditAction.GRANT_FAILED, tenant=tenant, outcome="error", detail={"zoho_error": code}
         )

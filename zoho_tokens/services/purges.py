@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from zoho_tokens import rows, signals
+from zoho_tokens import context, rows
+from zoho_tokens.context import AuditSource
 from zoho_tokens.exceptions import ServiceError
 from zoho_tokens.models import TokenStatus, ZohoToken, ZohoTokenQuerySet
 from zoho_tokens.outcomes import Report
@@ -63,7 +64,7 @@ def purge(
     selection: QuerySet | PurgeSelection,
     *,
     tenant: str = "",
-    source: str = "command",
+    source: AuditSource = AuditSource.COMMAND,
     actor: Any = None,
 ) -> Report:
     """Delete rows locally (no call to Zoho): an audit row per token and one ``tokens_purged``;
@@ -75,5 +76,5 @@ def purge(
         scoped = selection.tenant is not None
         tenant = selection.tenant or tenant
         selection = selection.queryset()
-    with signals.origin(source, actor):
+    with context.origin(source, actor):
         return rows.purge(selection, tenant=tenant, exact_tenant=scoped)

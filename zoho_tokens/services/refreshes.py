@@ -11,7 +11,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from zoho_tokens import refresh, signals
+from zoho_tokens import context, refresh
+from zoho_tokens.context import AuditSource
 from zoho_tokens.datacenters import accounts_url_for, host_of
 from zoho_tokens.exceptions import (
     DecryptionError,
@@ -25,7 +26,9 @@ from zoho_tokens.models import ZohoToken
 from zoho_tokens.outcomes import Outcome, Report, Status, missing, of
 
 
-def refresh_now(row: ZohoToken, *, source: str = "command", actor: Any = None) -> ZohoToken:
+def refresh_now(
+    row: ZohoToken, *, source: AuditSource = AuditSource.COMMAND, actor: Any = None
+) -> ZohoToken:
     """Refresh a token's access token now (single-flight with any worker doing the same).
 
     Raises ``TokenInvalidError`` for a token that cannot be refreshed, ``DecryptionError``
@@ -38,7 +41,7 @@ def refresh_now(row: ZohoToken, *, source: str = "command", actor: Any = None) -
         )
     if not row.has_refresh_token:
         raise TokenInvalidError(f"token {row.pk} has no refresh token to refresh with")
-    with signals.origin(source, actor):
+    with context.origin(source, actor):
         return refresh.refresh_token(row, force=True)
 
 
@@ -146,7 +149,7 @@ def refresh_tokens(
     *,
     expiring_within: int | None = None,
     tenant: str | None = None,
-    source: str = "command",
+    source: AuditSource = AuditSource.COMMAND,
     actor: Any = None,
     shard: Shard | str | None = None,
 ) -> Report:
@@ -210,7 +213,12 @@ def _skipped(row: ZohoToken, server: str, state: _Server) -> Outcome:
 
 
 def _refresh_one(
-    row: ZohoToken, *, within: int | None, servers: dict[str, _Server], source: str, actor: Any
+    row: ZohoToken,
+    *,
+    within: int | None,
+    servers: dict[str, _Server],
+    source: AuditSource,
+    actor: Any,
 ) -> Outcome | None:
     """Refresh one token; None when it is deferred (its accounts server is held back)."""
     server = ""

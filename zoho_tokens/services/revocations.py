@@ -10,14 +10,17 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, QuerySet
 
-from zoho_tokens import audit, background, oauth_client, rows, signals
+from zoho_tokens import audit, background, context, oauth_client, rows, signals
+from zoho_tokens.context import AuditSource
 from zoho_tokens.datacenters import accounts_url_for, host_of, issuer
 from zoho_tokens.exceptions import TokenStoreError, ZohoError, describe
 from zoho_tokens.models import AuditAction, ReplacedRefreshToken, ZohoToken, token_db
 from zoho_tokens.outcomes import Outcome, Report, Status, missing, of
 
 
-def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Outcome:
+def revoke(
+    row: ZohoToken, *, source: AuditSource = AuditSource.COMMAND, actor: Any = None
+) -> Outcome:
     """Revoke the refresh token where it was issued, then delete the row: ``revoked`` (Zoho
     confirmed), ``deleted`` (Zoho no longer knew it, at the server that issued it) or
     ``kept``.
@@ -26,7 +29,7 @@ def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Out
     known to be the server that issued it: that answer proves nothing, and the token may
     still work at its own data center.
     """
-    with signals.origin(source, actor):
+    with context.origin(source, actor):
         remote = False
         url = ""
         try:
@@ -52,7 +55,7 @@ def revoke(row: ZohoToken, *, source: str = "command", actor: Any = None) -> Out
             )
         with transaction.atomic(using=token_db()):
             rows.delete(row, action=AuditAction.REVOKED, detail={"remote": remote})
-            origin = signals.current_origin()
+            origin = context.current_origin()
             signals.send_on_commit(
                 signals.token_revoked,
                 token=row,
@@ -76,7 +79,10 @@ def _revoke_failed(row: ZohoToken, error: str) -> None:
 
 
 def revoke_tokens(
-    selection: Iterable[str] | QuerySet, *, source: str = "command", actor: Any = None
+    selection: Iterable[str] | QuerySet,
+    *,
+    source: AuditSource = AuditSource.COMMAND,
+    actor: Any = None,
 ) -> Report:
     """Revoke each token of ``selection`` (ids, in order, or a queryset); one outcome each."""
     report = Report()

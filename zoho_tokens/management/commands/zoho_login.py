@@ -21,6 +21,7 @@ from django.core.management.base import (
 from django.db import DatabaseError
 
 from zoho_tokens import services
+from zoho_tokens.context import AuditSource
 from zoho_tokens.datacenters import DATA_CENTERS, ENVIRONMENTS
 from zoho_tokens.exceptions import ZohoTokensError, describe
 from zoho_tokens.management.cli import (
@@ -139,7 +140,7 @@ class Command(BaseCommand):
                 environment=(options.get("environment") or "").lower() or None,
                 accounts_url=options.get("accounts_url"),
                 tenant=current_tenant() if options.get("tenant") is None else options["tenant"],
-                source="command",
+                source=AuditSource.COMMAND,
             )
         except ZohoTokensError as exc:
             raise CommandError(describe(exc), returncode=1) from None

@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from zoho_tokens import services
+from zoho_tokens.context import AuditSource
 from zoho_tokens.management.cli import confirm, describe, interactive
 from zoho_tokens.models import TokenStatus
 from zoho_tokens.outcomes import Status, summary
@@ -96,6 +97,6 @@ def handle(command: Any, options: dict[str, Any]) -> int:
         if not confirm(command, f"Delete {len(matched)} token(s) here (Zoho is not told)?"):
             command.stdout.write("purge: cancelled, nothing changed")
             return 1
-    report = services.purge(selection, source="command")
+    report = services.purge(selection, source=AuditSource.COMMAND)
     command.stdout.write(summary("purge", [(report.count(Status.PURGED), "deleted")]))
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoho_tokens import exceptions, services
+from zoho_tokens.context import AuditSource
 from zoho_tokens.management.cli import describe, expiry_text
 from zoho_tokens.outcomes import Outcome, Report, Status, line, summary
 
@@ -72,7 +73,11 @@ def handle(command: Any, options: dict[str, Any]) -> int:
         command.stderr.write(exceptions.describe(exc))
         return 1
     report = services.refresh_tokens(
-        ids, expiring_within=within, tenant=options.get("tenant"), source="command", shard=shard
+        ids,
+        expiring_within=within,
+        tenant=options.get("tenant"),
+        source=AuditSource.COMMAND,
+        shard=shard,
     )
     for outcome in report.outcomes:
         (command.stdout if outcome.ok else command.stderr).write(refresh_line(outcome))

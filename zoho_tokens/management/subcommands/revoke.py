@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoho_tokens import services
+from zoho_tokens.context import AuditSource
 from zoho_tokens.management.cli import confirm, describe, interactive
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.outcomes import Status, line, summary
@@ -46,7 +47,7 @@ def handle(command: Any, options: dict[str, Any]) -> int:
         if not confirm(command, f"Revoke {len(found)} token(s) at Zoho and delete them here?"):
             command.stdout.write("revoke: cancelled, nothing changed")
             return 1
-    report = services.revoke_tokens(ids, source="command")
+    report = services.revoke_tokens(ids, source=AuditSource.COMMAND)
     for outcome in report.outcomes:
         (command.stdout if outcome.ok else command.stderr).write(line(outcome))
     done = report.count(Status.REVOKED, Status.DELETED)
