@@ -1,19 +1,39 @@
-"""factory_boy factories. Plaintext secrets are known to tests, so they can assert absence."""
+"""factory_boy factories. Plaintext secrets are known to tests, so they can assert absence.
+
+factory_boy's ``Factory(...)`` call is untyped (mypy would see a factory, not a model): each
+factory is also declared, for the type checker only, as a :class:`Makes` of its model.
+"""
+
+from __future__ import annotations
 
 import secrets
 import time
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
+
+T = TypeVar("T")
+
+
+class Makes(Protocol, Generic[T]):
+    """What a test calls on a factory of ``T``."""
+
+    def __call__(self, **kwargs: Any) -> T: ...
+    def build(self, **kwargs: Any) -> T: ...
+    def create(self, **kwargs: Any) -> T: ...
+    def build_batch(self, size: int, **kwargs: Any) -> list[T]: ...
+    def create_batch(self, size: int, **kwargs: Any) -> list[T]: ...
 
 
 def zoho_like() -> str:
     return f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
 
 
-class ZohoTokenFactory(factory.django.DjangoModelFactory):
+class _ZohoTokenFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ZohoToken
 
@@ -29,7 +49,7 @@ class ZohoTokenFactory(factory.django.DjangoModelFactory):
     api_domain = "https://www.zohoapis.com"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class _UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -40,9 +60,19 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw-123456789")
 
 
-class TokenAuditEventFactory(factory.django.DjangoModelFactory):
+class _TokenAuditEventFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = TokenAuditEvent
 
     action = "saved"
     source = "sdk"
+
+
+if TYPE_CHECKING:
+    ZohoTokenFactory: Makes[ZohoToken]
+    UserFactory: Makes[User]
+    TokenAuditEventFactory: Makes[TokenAuditEvent]
+else:
+    ZohoTokenFactory = _ZohoTokenFactory
+    UserFactory = _UserFactory
+    TokenAuditEventFactory = _TokenAuditEventFactory
