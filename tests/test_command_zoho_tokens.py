@@ -425,3 +425,24 @@ def test_subprocess_database_not_migrated(tmp_path):
             "database error: OperationalError (driver code SQLITE_ERROR); check DATABASE_URL and run "
             "'python manage.py migrate' if the zoho_tokens tables do not exist"
         ]
+
+
+def test_an_import_error_inside_a_subcommand_surfaces_as_itself(tmp_path, monkeypatch):
+    """A subcommand that needs a package that is not installed says so; it is not reported
+    as "no such subcommand" (nor does it hide the other subcommands)."""
+    import zoho_tokens.management.subcommands as package
+    from zoho_tokens.management.commands import zoho_tokens as command
+
+    (tmp_path / "needs_extra.py").write_text("import zoho_tokens_missing_extra_dependency\n")
+    monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
+    monkeypatch.setitem(command.SUBCOMMANDS, "needs-extra", "needs_extra")
+    monkeypatch.delitem(sys.modules, f"{command.PACKAGE}.needs_extra", raising=False)
+
+    with pytest.raises(ModuleNotFoundError) as missing:
+        call_command("zoho_tokens", "list")
+    assert missing.value.name == "zoho_tokens_missing_extra_dependency"
+
+
+def test_an_unknown_subcommand_is_refused_by_name():
+    with pytest.raises(CommandError, match="invalid choice: 'lsit'"):
+        call_command("zoho_tokens", "lsit")

@@ -36,6 +36,34 @@ def confirm(command: Any, question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def confirmed(
+    command: Any,
+    options: dict[str, Any],
+    labels: list[str],
+    *,
+    verb: str,
+    question: str,
+    otherwise: str = "",
+) -> bool:
+    """Whether a destructive subcommand may go on: ``--yes``, or a person at a terminal who
+    saw ``labels`` and answered y. Otherwise it says why on one line (``otherwise``: what
+    else to try) and the subcommand exits 1 with nothing changed."""
+    if options.get("yes"):
+        return True
+    if not interactive():
+        command.stderr.write(
+            f"refusing to {verb} without confirmation: no terminal to ask on, pass --yes"
+            + otherwise
+        )
+        return False
+    for label in labels:
+        command.stdout.write(f"  {label}")
+    if not confirm(command, question):
+        command.stdout.write(f"{verb}: cancelled, nothing changed")
+        return False
+    return True
+
+
 def database_error_message(exc: DatabaseError) -> str:
     """``describe``'s line for a database failure (class and driver code, never the driver's
     text: it may quote values) and what to do about it in a command."""

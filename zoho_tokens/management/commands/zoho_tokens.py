@@ -16,13 +16,14 @@ import importlib
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 
 from zoho_tokens.management import all_tenants
 from zoho_tokens.management.cli import database_error_message
 from zoho_tokens.tenancy import installed_here, schema_name
 
+PACKAGE = "zoho_tokens.management.subcommands"
 SUBCOMMANDS = {
     "list": "list_",
     "refresh": "refresh",
@@ -36,11 +37,11 @@ SUBCOMMANDS = {
 }
 
 
-def _module(name: str) -> Any | None:
-    try:
-        return importlib.import_module(f"zoho_tokens.management.subcommands.{SUBCOMMANDS[name]}")
-    except ModuleNotFoundError:
-        return None
+def _module(name: str) -> Any:
+    """The subcommand's module (``name`` is one of ``SUBCOMMANDS``: argparse refused any
+    other). An import error inside a subcommand (a missing dependency of its own) surfaces as
+    what it is, never as "no such subcommand"."""
+    return importlib.import_module(f"{PACKAGE}.{SUBCOMMANDS[name]}")
 
 
 class Command(BaseCommand):
@@ -50,15 +51,11 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
         for name in SUBCOMMANDS:
             module = _module(name)
-            if module is None:
-                continue
             child = sub.add_parser(name, help=module.HELP, description=module.HELP)
             module.add_arguments(child)
 
     def handle(self, *args: Any, **options: Any) -> None:
         module = _module(options["subcommand"])
-        if module is None:
-            raise CommandError(f"unknown subcommand {options['subcommand']!r}")
         schema = schema_name()
         if not installed_here():
             self.stdout.write(f"zoho_tokens is not installed in schema {schema}, skipped")

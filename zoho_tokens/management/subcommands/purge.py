@@ -11,7 +11,7 @@ from typing import Any
 
 from zoho_tokens import services
 from zoho_tokens.context import AuditSource
-from zoho_tokens.management.cli import confirm, describe, interactive
+from zoho_tokens.management.cli import confirmed, describe
 from zoho_tokens.models import TokenStatus
 from zoho_tokens.outcomes import Status, summary
 
@@ -85,18 +85,13 @@ def handle(command: Any, options: dict[str, Any]) -> int:
     if not matched:
         command.stdout.write("purge: 0 tokens matched, nothing deleted")
         return 0
-    if not options.get("yes"):
-        if not interactive():
-            command.stderr.write(
-                "refusing to purge without confirmation: no terminal to ask on, pass --yes "
-                "(or --dry-run to see what would go)"
-            )
-            return 1
-        for row in matched:
-            command.stdout.write(f"  {services.label(row)}")
-        if not confirm(command, f"Delete {len(matched)} token(s) here (Zoho is not told)?"):
-            command.stdout.write("purge: cancelled, nothing changed")
-            return 1
+    question = f"Delete {len(matched)} token(s) here (Zoho is not told)?"
+    labels = [services.label(row) for row in matched]
+    otherwise = " (or --dry-run to see what would go)"
+    if not confirmed(
+        command, options, labels, verb="purge", question=question, otherwise=otherwise
+    ):
+        return 1
     report = services.purge(selection, source=AuditSource.COMMAND)
     command.stdout.write(summary("purge", [(report.count(Status.PURGED), "deleted")]))
     return 0

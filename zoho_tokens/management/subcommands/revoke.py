@@ -10,7 +10,7 @@ from typing import Any
 
 from zoho_tokens import services
 from zoho_tokens.context import AuditSource
-from zoho_tokens.management.cli import confirm, describe, interactive
+from zoho_tokens.management.cli import confirmed, describe
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.outcomes import Status, line, summary
 
@@ -36,17 +36,10 @@ def add_arguments(parser: Any) -> None:
 def handle(command: Any, options: dict[str, Any]) -> int:
     ids = list(dict.fromkeys(options["ids"]))
     found = list(ZohoToken.objects.filter(pk__in=ids))
-    if found and not options.get("yes"):
-        if not interactive():
-            command.stderr.write(
-                "refusing to revoke without confirmation: no terminal to ask on, pass --yes"
-            )
-            return 1
-        for row in found:
-            command.stdout.write(f"  {services.label(row)}")
-        if not confirm(command, f"Revoke {len(found)} token(s) at Zoho and delete them here?"):
-            command.stdout.write("revoke: cancelled, nothing changed")
-            return 1
+    labels = [services.label(row) for row in found]
+    question = f"Revoke {len(found)} token(s) at Zoho and delete them here?"
+    if found and not confirmed(command, options, labels, verb="revoke", question=question):
+        return 1
     report = services.revoke_tokens(ids, source=AuditSource.COMMAND)
     for outcome in report.outcomes:
         (command.stdout if outcome.ok else command.stderr).write(line(outcome))
