@@ -446,3 +446,9 @@ def test_an_import_error_inside_a_subcommand_surfaces_as_itself(tmp_path, monkey
 def test_an_unknown_subcommand_is_refused_by_name():
     with pytest.raises(CommandError, match="invalid choice: 'lsit'"):
         call_command("zoho_tokens", "lsit")
+
+
+@pytest.mark.django_db
+def test_all_schemas_without_django_tenants_is_one_line():
+    with pytest.raises(CommandError, match=r"^--all-schemas needs django-tenants"):
+        call_command("zoho_tokens", "--all-schemas", "list")

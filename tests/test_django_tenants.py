@@ -320,16 +320,10 @@ def _assert_swept(acme, beta):
 
 
 @tenant_mode
-def test_all_tenants_command_sweeps_every_schema_past_public_and_a_failing_tenant(
-    fake_zoho, zoho, capsys
-):
+def test_all_schemas_sweeps_every_schema_past_public_and_a_failing_tenant(fake_zoho, zoho, capsys):
     acme, beta = _expiring_pair(fake_zoho, zoho)
-    # call_command's parser would take --expiring-within for all_tenants_command's own: "--"
-    # passes the rest to the wrapped command.
     with pytest.raises(SystemExit) as exit_:
-        call_command(
-            "all_tenants_command", "zoho_tokens", "refresh", "--", "--expiring-within", "600"
-        )
+        call_command("zoho_tokens", "--all-schemas", "refresh", "--expiring-within", "600")
     assert exit_.value.code == 1
     out, err = capsys.readouterr()
     assert "zoho_tokens is not installed in schema public, skipped" in out
@@ -340,16 +334,16 @@ def test_all_tenants_command_sweeps_every_schema_past_public_and_a_failing_tenan
 
 
 @tenant_mode
-def test_all_tenants_command_from_the_command_line(fake_zoho, zoho, capsys, monkeypatch):
-    # As 'manage.py all_tenants_command zoho_tokens refresh ...' runs it (run_from_argv), in
-    # process: each wrapped run closes the connections at its end, which would end the test's
+def test_all_schemas_from_the_command_line(fake_zoho, zoho, capsys, monkeypatch):
+    # As 'manage.py zoho_tokens --all-schemas refresh ...' runs it (run_from_argv), in
+    # process: the command closes the connections at its end, which would end the test's
     # transaction, so that is left out here.
     monkeypatch.setattr(connections, "close_all", lambda: None)
     acme, beta = _expiring_pair(fake_zoho, zoho)
     argv = [
         "manage.py",
-        "all_tenants_command",
         "zoho_tokens",
+        "--all-schemas",
         "refresh",
         "--expiring-within",
         "600",
@@ -358,7 +352,11 @@ def test_all_tenants_command_from_the_command_line(fake_zoho, zoho, capsys, monk
         ManagementUtility(argv).execute()
     assert exit_.value.code == 1
     out, err = capsys.readouterr()
-    assert out.count("Applying command to:") == 3, (out, err)
+    assert [line for line in out.splitlines() if line.startswith("schema ")] == [
+        "schema acme:",
+        "schema beta:",
+        "schema public:",
+    ], (out, err)
     assert "zoho_tokens is not installed in schema public, skipped" in out
     assert "schema acme: zoho_tokens refresh failed" in err
     _assert_swept(acme, beta)
@@ -394,7 +392,7 @@ def login_in(manage, schema: str, fake_zoho, email: str, zgid: str) -> None:
 
 
 @tenant_mode
-def test_cron_all_tenants_command_in_a_real_process(fake_zoho, zoho, manage):
+def test_cron_all_schemas_in_a_real_process(fake_zoho, zoho, manage):
     login_in(manage, "acme", fake_zoho, "ann@acme.example", "700000001")
     login_in(manage, "beta", fake_zoho, "bob@beta.example", "700000002")
     with schema_context("acme"):
@@ -404,10 +402,10 @@ def test_cron_all_tenants_command_in_a_real_process(fake_zoho, zoho, manage):
     )
 
     # Every token expires within 2 hours: acme's refresh fails, beta's succeeds.
-    done = manage("all_tenants_command", "zoho_tokens", "refresh", "--expiring-within", "7200")
+    done = manage("zoho_tokens", "--all-schemas", "refresh", "--expiring-within", "7200")
 
     assert done.returncode == 1, (done.stdout, done.stderr)
-    assert done.stdout.count("Applying command to:") == 3
+    assert done.stdout.count("schema ") >= 3
     assert "zoho_tokens is not installed in schema public, skipped" in done.stdout
     assert "refresh: 1 refreshed, 0 failed" in done.stdout
     assert "schema acme: zoho_tokens refresh failed (exit 1); continuing" in done.stderr
@@ -418,18 +416,30 @@ def test_cron_all_tenants_command_in_a_real_process(fake_zoho, zoho, manage):
 
     # Zoho refused acme's token: it is invalid, and every later sweep says so (exit 1) until
     # it is reconnected; then the sweep is clean again.
-    again = manage("all_tenants_command", "zoho_tokens", "refresh", "--expiring-within", "7200")
+    again = manage("zoho_tokens", "--all-schemas", "refresh", "--expiring-within", "7200")
     assert again.returncode == 1, (again.stdout, again.stderr)
     assert "1 invalid (reconnect them" in again.stdout
     login_in(manage, "acme", fake_zoho, "ann@acme.example", "700000001")
-    clean = manage("all_tenants_command", "zoho_tokens", "refresh", "--expiring-within", "7200")
+    clean = manage("zoho_tokens", "--all-schemas", "refresh", "--expiring-within", "7200")
     assert clean.returncode == 0, (clean.stdout, clean.stderr)
 
 
 @tenant_mode
-def test_all_tenants_command_exits_0_when_every_schema_succeeds(fake_zoho, zoho, capsys):
+def test_django_tenants_all_tenants_command_still_runs_it_in_each_schema(fake_zoho, zoho, capsys):
+    """Its loop stops at the first schema that fails (django-tenants' own rule; use
+    --all-schemas for a sweep); when none fails it goes through every schema."""
     connect_in("beta", fake_zoho, "bob@beta.example", "700000002")
     call_command("all_tenants_command", "zoho_tokens", "list")
+    out, err = capsys.readouterr()
+    assert out.count("Applying command to:") == 3
+    assert "zoho_tokens is not installed in schema public, skipped" in out
+    assert "bob@beta.example:700000002" in out and err == ""
+
+
+@tenant_mode
+def test_all_schemas_exits_0_when_every_schema_succeeds(fake_zoho, zoho, capsys):
+    connect_in("beta", fake_zoho, "bob@beta.example", "700000002")
+    call_command("zoho_tokens", "--all-schemas", "list")
     out, err = capsys.readouterr()
     assert "zoho_tokens is not installed in schema public, skipped" in out
     assert "bob@beta.example:700000002" in out

@@ -1,64 +1,54 @@
-"""``manage.py all_tenants_command zoho_tokens ...`` (django-tenants): one sweep, every schema.
+"""``manage.py zoho_tokens --all-schemas <subcommand>`` (django-tenants): one sweep, every schema.
 
-django-tenants runs the wrapped command once per tenant schema in one loop, and that loop
-ends at the first command that exits non-zero. So while it runs, a schema's failure is
-reported and held back; when the last of the tenant schemas has run, the command exits 1 if
-any of them failed. Schemas without zoho_tokens' tables (the public schema when zoho_tokens
-is a tenant app) are skipped with a message and count as done.
+django-tenants' own ``all_tenants_command`` runs a command once per schema in a loop that ends
+at the first command exiting non-zero, and gives the wrapped command no way to know it is in
+that loop (no option, attribute or API: the only tells are the call stack and ``sys.argv``).
+So the sweep is ours, over django-tenants' documented API (the tenant model and
+``schema_context``): every schema runs, a schema's failure is reported and held back, and the
+command exits 1 at the end if any schema failed. Schemas without zoho_tokens' tables (the
+public schema when zoho_tokens is a tenant app) are skipped with a message.
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Any
 
-WRAPPER = "django_tenants.management.commands.all_tenants_command"
+from django.core.management.base import CommandError
 
-
-@dataclass
-class Sweep:
-    """The schemas one ``all_tenants_command`` run has been through, and those that failed."""
-
-    seen: set[str] = field(default_factory=set)
-    failed: list[str] = field(default_factory=list)
+from zoho_tokens.tenancy import schema_name
 
 
-_sweep = Sweep()
+def schemas() -> list[str]:
+    """Every schema of django-tenants' tenant model, by name (the public one included)."""
+    if schema_name() is None:
+        raise CommandError(
+            "--all-schemas needs django-tenants (ENGINE 'django_tenants.postgresql_backend')"
+        )
+    from django_tenants.utils import get_tenant_model
+
+    tenants = get_tenant_model().objects.order_by("schema_name")
+    return list(tenants.values_list("schema_name", flat=True))
 
 
-def wrapped() -> bool:
-    """True when this command runs inside django-tenants' ``all_tenants_command``."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__") == WRAPPER:
-            return True
-        frame = frame.f_back  # type: ignore[assignment]
-    return False
+def run_in_every_schema(command: Any, subcommand: str, run: Callable[[], int]) -> int:
+    """``run()`` in each schema (its exit code); 1 if any schema failed, else 0."""
+    from django_tenants.utils import schema_context
 
-
-def _tenant_schemas() -> set[str]:
-    from django_tenants.utils import get_public_schema_name, get_tenant_model
-
-    schemas = set(get_tenant_model().objects.values_list("schema_name", flat=True))
-    if "--no-public" in sys.argv:
-        schemas.discard(get_public_schema_name())
-    return schemas
-
-
-def finish_schema(schema: str, code: int) -> list[str] | None:
-    """Record ``schema``'s exit code; the failed schemas once every schema has run, else None.
-
-    A schema seen twice means a new run has started (the previous one was interrupted).
-    """
-    if schema in _sweep.seen:
-        _sweep.seen.clear()
-        _sweep.failed.clear()
-    _sweep.seen.add(schema)
-    if code:
-        _sweep.failed.append(schema)
-    if not _tenant_schemas() <= _sweep.seen:
-        return None
-    failed = list(_sweep.failed)
-    _sweep.seen.clear()
-    _sweep.failed.clear()
-    return failed
+    failed: list[str] = []
+    for schema in schemas():
+        command.stdout.write(f"schema {schema}:")
+        with schema_context(schema):
+            code = run()
+        if code:
+            failed.append(schema)
+            command.stderr.write(
+                f"schema {schema}: zoho_tokens {subcommand} failed (exit {code}); "
+                "continuing with the next schema"
+            )
+    if not failed:
+        return 0
+    command.stderr.write(
+        f"zoho_tokens {subcommand} failed in {len(failed)} schema(s): {', '.join(failed)}"
+    )
+    return 1

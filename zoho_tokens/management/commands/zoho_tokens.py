@@ -6,8 +6,9 @@ Each subcommand lives in ``zoho_tokens/management/subcommands/<name>.py`` and de
 This module only parses and dispatches; the work is in ``zoho_tokens.services``.
 
 With django-tenants, a schema without zoho_tokens' tables (the public schema when zoho_tokens
-is a tenant app) is skipped with exit code 0, and under ``all_tenants_command`` one schema's
-failure does not stop the other schemas (``zoho_tokens.management.all_tenants``).
+is a tenant app) is skipped with exit code 0, and ``--all-schemas`` runs the subcommand in
+every schema, one schema's failure not stopping the others
+(``zoho_tokens.management.all_tenants``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ class Command(BaseCommand):
     help = "Inspect and manage stored Zoho OAuth tokens (see '<subcommand> --help')."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--all-schemas",
+            action="store_true",
+            help="django-tenants: run the subcommand in every schema; a failing schema does not "
+            "stop the others, and the exit code is 1 if any failed",
+        )
         sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
         for name in SUBCOMMANDS:
             module = _module(name)
@@ -55,34 +62,24 @@ class Command(BaseCommand):
             module.add_arguments(child)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        module = _module(options["subcommand"])
-        schema = schema_name()
-        if not installed_here():
-            self.stdout.write(f"zoho_tokens is not installed in schema {schema}, skipped")
-            code = 0
+        name = options["subcommand"]
+        module = _module(name)
+        if options.get("all_schemas"):
+            code = all_tenants.run_in_every_schema(self, name, lambda: self._run(module, options))
         else:
-            try:
-                code = module.handle(self, options)
-            except DatabaseError as exc:
-                # One line for every subcommand; the driver's message may quote values.
-                self.stderr.write(database_error_message(exc))
-                code = 1
-        if schema is not None and all_tenants.wrapped():
-            code = self._finish_schema(schema, options["subcommand"], code)
+            code = self._run(module, options)
         if code:
             sys.exit(code)
 
-    def _finish_schema(self, schema: str, subcommand: str, code: int) -> int:
-        """Under ``all_tenants_command``: hold a failure back until every schema has run."""
-        if code:
-            self.stderr.write(
-                f"schema {schema}: zoho_tokens {subcommand} failed (exit {code}); "
-                "continuing with the next schema"
-            )
-        failed = all_tenants.finish_schema(schema, code)
-        if not failed:
+    def _run(self, module: Any, options: dict[str, Any]) -> int:
+        """The subcommand in the current schema; a schema without zoho_tokens' tables is
+        skipped (exit 0)."""
+        if not installed_here():
+            self.stdout.write(f"zoho_tokens is not installed in schema {schema_name()}, skipped")
             return 0
-        self.stderr.write(
-            f"zoho_tokens {subcommand} failed in {len(failed)} schema(s): {', '.join(failed)}"
-        )
-        return 1
+        try:
+            return module.handle(self, options) or 0
+        except DatabaseError as exc:
+            # One line for every subcommand; the driver's message may quote values.
+            self.stderr.write(database_error_message(exc))
+            return 1
