@@ -4,16 +4,20 @@ token exactly once, in parallel (speed: ``bench/bench_scale.py``)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import Counter
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.helpers import ROOT, child_env, run_command
-from zoho_tokens import services, tasks
+from zoho_tokens import refresh, services, tasks
 from zoho_tokens.exceptions import ServiceError
-from zoho_tokens.models import TokenAuditEvent
+from zoho_tokens.models import TokenAuditEvent, ZohoToken
+from zoho_tokens.services import refreshes
 
 pytestmark = pytest.mark.usefixtures("cmd_settings")
 
@@ -65,6 +69,41 @@ def test_two_task_shards_refresh_each_due_token_once(fake_zoho, live_token):
         "token_id", flat=True
     )
     assert Counter(refreshed) == {row.pk: 1 for row in due}
+
+
+@pytest.mark.django_db
+def test_a_sweep_costs_at_most_four_queries_per_refreshed_token(fake_zoho, live_token):
+    """The lease, the locked read, the write (which gives the lease back) and the audit row:
+    the sweep reads no row again before or after (issue 25; it was 8)."""
+    due, _later = due_and_later(live_token, 12, 3)
+    refresh.sync_clock()  # the shared clock's query, once a minute, is not per token
+    with CaptureQueriesContext(connection) as ctx:
+        report = tasks.refresh_expiring(600)
+    assert report.refreshed == len(due) and report.ok
+    per_token = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
+    # Selection, one chunk load, the final audit-free report: a few for the whole sweep.
+    assert len(per_token) <= 4 * len(due) + 3, per_token
+    # Taken once each (an UPDATE of the lease alone); given back in the save's own UPDATE.
+    leases = [q for q in per_token if re.search(r"SET [`\"]refresh_lease_until[`\"]", q)]
+    assert len(leases) == len(due), leases
+    refreshed = TokenAuditEvent.objects.filter(action="refreshed").values_list(
+        "token_id", flat=True
+    )
+    assert Counter(refreshed) == {row.pk: 1 for row in due}
+
+
+@pytest.mark.django_db
+def test_a_stale_row_refreshed_meanwhile_is_not_refreshed_again(fake_zoho, live_token):
+    """A sweep works from rows loaded in chunks: a token the store refreshed after the
+    chunk was loaded is reported not due, and Zoho is asked once."""
+    (row,), _later = due_and_later(live_token, 1, 0)
+    stale = ZohoToken.objects.get(pk=row.pk)
+    refresh.refresh_token(ZohoToken.objects.get(pk=row.pk), force=True)  # another worker
+    fake_zoho.reset_counters()
+    servers: dict = {}
+    outcome = refreshes._refresh_one(stale, within=600, servers=servers, source="task", actor=None)
+    assert outcome.status == "not_due" and fake_zoho.counters["refresh"] == 0
+    assert outcome.row.expiry_time != stale.expiry_time
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,12 +8,15 @@ unit) always as a date, never as a number.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.utils.formats import date_format
 from django.utils.timesince import timesince, timeuntil
 from django.utils.timezone import localtime
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from zoho_tokens.models import AuditAction
@@ -34,13 +37,29 @@ def epoch_ms_when(value: Any) -> str:
         return str(value)
 
 
-def time_to_expiry(expiry_ms: int) -> tuple[bool, str]:
+def time_to_expiry(expiry_ms: int, now_ms: int | None = None) -> tuple[bool, str]:
     """Whether ``expiry_ms`` is still ahead, and how far it is from now ("29 minutes")."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    ahead = expiry_ms > now_ms
+    minutes = abs(expiry_ms - now_ms) // 60_000
+    if minutes < _FIXED_UNITS_MINUTES:
+        return ahead, _span(ahead, minutes, get_language())
     moment = datetime.fromtimestamp(expiry_ms / 1000, tz=UTC)
-    now = datetime.now(tz=UTC)
-    if moment > now:
-        return True, timeuntil(moment, now)
-    return False, timesince(moment, now)
+    now = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+    return ahead, (timeuntil(moment, now) if ahead else timesince(moment, now))
+
+
+#: Below four weeks ``timesince`` counts fixed units (weeks, days, hours, minutes), so its text
+#: depends on the whole minutes only; ``list`` of 100k tokens then formats a few hundred spans
+#: instead of 100k (``timesince`` was a third of its time).
+_FIXED_UNITS_MINUTES = 28 * 24 * 60
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@lru_cache(maxsize=4096)
+def _span(ahead: bool, minutes: int, language: str | None) -> str:
+    later = _EPOCH + timedelta(minutes=minutes)
+    return timeuntil(later, _EPOCH) if ahead else timesince(_EPOCH, later)
 
 
 def expires_phrase(expiry_ms: int) -> str:

@@ -198,6 +198,7 @@ def still_valid(row: Any) -> bool:
 
 def refresh_token(row: ZohoToken, *, force: bool = False, rejected: bool = False) -> ZohoToken:
     """Refresh ``row`` once across workers; return the row holding the new access token.
+    (``refresh_once`` also says whether this call was the one that refreshed it.)
 
     ``force`` refreshes even outside the window (``zoho_tokens refresh``), still once, and
     also during a failure backoff (an operator asking once is no storm); it never asks Zoho
@@ -206,6 +207,16 @@ def refresh_token(row: ZohoToken, *, force: bool = False, rejected: bool = False
     wait for the new token rather than hand back the dead one, but respect every backoff
     (a refused refresh raises ``RefreshFailed``).
     """
+    return refresh_once(row, force=force, rejected=rejected)[0]
+
+
+def refresh_once(
+    row: ZohoToken, *, force: bool = False, rejected: bool = False
+) -> tuple[ZohoToken, bool]:
+    """``refresh_token``, and whether this call asked Zoho and stored its answer (False: the
+    row is returned as it is, or as another worker refreshed it). ``row`` may be stale (a
+    sweep loads its rows in chunks): the lease is taken only while its expiry is still the
+    one seen, so a row refreshed meanwhile is never refreshed twice."""
     usable = not force and not rejected
     seen_expiry = row.expiry_time
     owner = uuid.uuid4().hex
@@ -216,20 +227,21 @@ def refresh_token(row: ZohoToken, *, force: bool = False, rejected: bool = False
         held_back = _held_back(current, force=force)
         if held_back:
             if usable and still_valid(current):
-                return current
+                return current, False
             raise RefreshFailed(held_back, reason=current.refresh_error)
         if retrying(lambda: _acquire(row, seen_expiry, owner, force=force, rejected=rejected)):
             try:
                 return _refresh_as_owner(row, owner, force=force or rejected)
-            finally:
-                _release(row, owner)  # whatever failed above: never leave the lease held
+            except BaseException:
+                _release(row, owner)  # whatever failed: never leave the lease held
+                raise
         current = _reload(row)
         if current.expiry_time != seen_expiry:
             metrics.lease_waited(time.monotonic() - waiting)
-            return current  # another worker refreshed it
+            return current, False  # another worker refreshed it
         if current.invalid_reason:
             if usable and still_valid(current):
-                return current
+                return current, False
             raise TokenInvalidError(
                 f"Zoho token {row.pk} ({row.user_name}) is invalid "
                 f"(Zoho: {current.invalid_reason}); connect this user again"
@@ -237,7 +249,7 @@ def refresh_token(row: ZohoToken, *, force: bool = False, rejected: bool = False
         if _held_back(current, force=force):
             continue  # the owner failed meanwhile: say so above
         if usable and still_valid(current):
-            return current  # another worker is refreshing; this token still works
+            return current, False  # another worker is refreshing; this token still works
         if time.monotonic() > deadline:
             raise TokenStoreError(
                 f"timed out after {deadline_seconds():.0f} s waiting for another "
@@ -415,7 +427,10 @@ def _ask_zoho(row: ZohoToken, owner: str, refresh_secret: str, client_secret: st
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> ZohoToken:
+def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> tuple[ZohoToken, bool]:
+    """Ask Zoho and store its answer, as the lease owner; every way out gives the lease back
+    (a stored answer gives it back in the same ``UPDATE``: 4 queries a refresh, with the
+    lease and the audit row). Returns the row and whether it holds Zoho's new token."""
     # Every error leaves from outside its ``except`` block, so nothing is chained to it: the
     # chained errors' frames hold the refresh token and the client secret.
     failure: TokenStoreError | None = None
@@ -432,7 +447,7 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
         retrying(lambda: rows.mark_invalid(row, answer.code))
         _release(row, owner)
         if still_valid(row) and not force:
-            return row  # refused twice, but the current access token still works
+            return row, False  # refused twice, but the current access token still works
         raise TokenInvalidError(
             f"Zoho rejected the refresh token of token {row.pk} ({row.user_name}) twice "
             f"(Zoho: {answer.code}); the token is marked invalid: connect this user again"
@@ -441,7 +456,7 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
         _back_off(row, owner, answer)
         logger.warning("zoho_tokens: refresh of token %s failed: %s", row.pk, answer)
         if still_valid(row) and not force:
-            return row  # the current access token still works; a forced refresh must say so
+            return row, False  # the current access token still works; forced must say so
         raise RefreshFailed(
             f"refresh of Zoho token {row.pk} failed: {describe(answer)}", reason=str(answer.code)
         )
@@ -455,10 +470,27 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
     if answer.refresh_token:
         token.set_refresh_token(answer.refresh_token)
     token.set_id(row.pk)
-    succeeded = False
+    released = []
+
+    def give_back(locked: ZohoToken) -> None:
+        """Release the lease in the save's own ``UPDATE`` (as ``_release(succeeded=True)``,
+        and only while it is still ours)."""
+        released.clear()
+        if locked.refresh_lease_owner == owner:
+            locked.refresh_lease_until, locked.refresh_lease_owner = None, ""
+            locked.refresh_failures, locked.refresh_backoff_until = 0, None
+            locked.refresh_error = ""
+            released.append(True)
+
+    saved: ZohoToken | None = None
     try:
-        rows.save(token, row.tenant, attempts=SAVE_ANSWER_ATTEMPTS, scope=answer.scope or None)
-        succeeded = True
+        saved = rows.save(
+            token,
+            row.tenant,
+            attempts=SAVE_ANSWER_ATTEMPTS,
+            scope=answer.scope or None,
+            before_write=give_back,
+        )
     except TokenStoreError as exc:
         failure = detached(exc)
     except Exception as exc:
@@ -466,7 +498,8 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> Zoh
             f"could not save the refreshed Zoho token {row.pk}: {type(exc).__name__}", cause=exc
         )
     finally:
-        _release(row, owner, succeeded=succeeded)
-    if failure is not None:
-        raise failure
-    return retrying(lambda: ZohoToken.objects.get(pk=row.pk))
+        if saved is None or not released:
+            _release(row, owner, succeeded=saved is not None)
+    if failure is not None or saved is None:
+        raise failure or TokenStoreError(f"could not save the refreshed Zoho token {row.pk}")
+    return saved, True

@@ -240,13 +240,16 @@ def save(
     accounts_server: str | None = None,
     attempts: int = SAVE_ATTEMPTS,
     scope: str | None = None,
-) -> None:
-    """Upsert ``token`` into ``tenant``, retrying the races a concurrent writer can cause.
+    before_write: Callable[[ZohoToken], None] | None = None,
+) -> ZohoToken:
+    """Upsert ``token`` into ``tenant``, retrying the races a concurrent writer can cause;
+    returns the row as written.
 
     ``accounts_server`` is the Zoho accounts server that issued the token (where it is
     refreshed and revoked later); when the caller does not know it, a new row records the
     server it can be sure of (``datacenters.issuer``) and an existing row keeps its own. ``scope``
-    is Zoho's ``scope`` answer (None: unknown, the row keeps what it has).
+    is Zoho's ``scope`` answer (None: unknown, the row keeps what it has). ``before_write``
+    may change the locked row in the same ``UPDATE`` (the refresher gives its lease back so).
 
     - The unique constraint refuses our insert because another process inserted the same
       user name (or id) after our select: matching again finds its row and updates it.
@@ -264,8 +267,8 @@ def save(
     for attempt in range(attempts):
         try:
             with transaction.atomic(using=alias):
-                _upsert(token, tenant, accounts_server, scope)
-            return
+                row = _upsert(token, tenant, accounts_server, scope, before_write)
+            return row
         except IntegrityError:
             if attempt == attempts - 1:
                 raise
@@ -278,6 +281,7 @@ def save(
                 raise
             pause(attempt)
         _restore(token, snapshot)
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
 
 
 def normal_scope(scope: str) -> str:
@@ -299,8 +303,12 @@ def check(token: OAuthToken, tenant: str) -> tuple[str | None, str | None, int |
 
 
 def _upsert(
-    token: OAuthToken, tenant: str, accounts_server: str | None = None, scope: str | None = None
-) -> None:
+    token: OAuthToken,
+    tenant: str,
+    accounts_server: str | None = None,
+    scope: str | None = None,
+    before_write: Callable[[ZohoToken], None] | None = None,
+) -> ZohoToken:
     name, token_id, expiry_time = check(token, tenant)
 
     primary: Q | None
@@ -347,6 +355,8 @@ def _upsert(
     if scope:
         row.scope = normal_scope(scope)
     new_refresh = crypto.checksum(token.get_refresh_token())
+    if before_write is not None:
+        before_write(row)
     row.save(using=token_db(), force_insert=created, force_update=not created)
     if new_refresh and context.current_origin().operation != "import":
         _replace_refresh_tokens(
@@ -359,6 +369,7 @@ def _upsert(
         and context.current_origin().operation != "import"
     )
     _announce_save(row, created, refreshed, exchanged, replaced)
+    return row
 
 
 def put(

@@ -80,11 +80,11 @@ def expiry_iso(expiry_ms: int | None) -> str | None:
     return moment.isoformat(timespec="seconds")
 
 
-def expiry_text(row: ZohoToken) -> str:
+def expiry_text(row: ZohoToken, now_ms: int | None = None) -> str:
     """``2025-05-01T10:00:00+00:00 (in 59 minutes)``, ``... (3 minutes ago)`` or ``unknown``."""
     if row.expiry_time is None:
         return "unknown"
-    ahead, span = time_to_expiry(row.expiry_time)
+    ahead, span = time_to_expiry(row.expiry_time, now_ms)
     span = span.replace("\xa0", " ")  # Django's non-breaking space: plain text in a terminal
     relative = f"in {span}" if ahead else f"{span} ago"
     return f"{expiry_iso(row.expiry_time)} ({relative})"

@@ -35,6 +35,11 @@ def refresh_now(
     when no key opens its secrets, else ``RefreshFailed`` whose ``reason`` says why:
     ``ZohoError.THROTTLED``, ``ZohoUnreachable``'s ``network`` or ``timeout``, Zoho's own code.
     """
+    return _refresh_now(row, source=source, actor=actor)[0]
+
+
+def _refresh_now(row: ZohoToken, *, source: str, actor: Any) -> tuple[ZohoToken, bool]:
+    """``refresh_now``, and whether this call refreshed it (``refresh.refresh_once``)."""
     if row.invalid_reason:
         raise TokenInvalidError(
             f"token {row.pk} is invalid (Zoho: {row.invalid_reason}): connect this user again"
@@ -42,7 +47,7 @@ def refresh_now(
     if not row.has_refresh_token:
         raise TokenInvalidError(f"token {row.pk} has no refresh token to refresh with")
     with context.origin(source, actor):
-        return refresh.refresh_token(row, force=True)
+        return refresh.refresh_once(row, force=True)
 
 
 @dataclass(frozen=True)
@@ -226,15 +231,17 @@ def _refresh_one(
     def outcome(status: Status, message: str, current: ZohoToken | None) -> Outcome:
         return of(row, status, message, row=current, server=server)
 
+    # ``row`` was loaded with its chunk (``_load``) and may be stale: the refresh takes its
+    # lease only while the expiry is the one loaded, so a token another worker refreshed
+    # meanwhile is not refreshed again, and it says so (``refresh_once``): no read first.
     if row.invalid_reason:
         return outcome(Status.INVALID, _invalid_message(row), row)
-    if within is not None:
-        current = ZohoToken.objects.filter(pk=row.pk).first()
-        if current is None:
-            return outcome(Status.FAILED, "deleted before it was refreshed", None)
-        if current.expiry_time is not None and not refresh.needs_refresh(current, within):
-            return outcome(Status.NOT_DUE, "refreshed meanwhile by another worker", current)
-        row = current
+    if (
+        within is not None
+        and row.expiry_time is not None
+        and not refresh.needs_refresh(row, within)
+    ):
+        return outcome(Status.NOT_DUE, "refreshed meanwhile by another worker", row)
     server = accounts_url_for(row.api_domain, row.accounts_server)
     state = servers.setdefault(server, _Server())
     if state.held_back:
@@ -242,9 +249,10 @@ def _refresh_one(
         return None
     before = (row.expiry_time, row.access_token_checksum)
     error: TokenStoreError | None = None
+    answered: tuple[ZohoToken, bool] | None = None
     for attempt in (1, 2):
         try:
-            refresh_now(row, source=source, actor=actor)
+            answered = _refresh_now(row, source=source, actor=actor)
             error = None
         except TokenStoreError as exc:
             error = exc
@@ -256,6 +264,12 @@ def _refresh_one(
         state.last_error = str(error.reason)
     else:
         state.failures = 0  # Zoho answered (or refreshed): the server is up
+    if error is None and answered is not None:
+        current, ours = answered
+        if ours:
+            return outcome(Status.REFRESHED, "refreshed", current)
+        if within is not None and current.expiry_time != before[0]:
+            return outcome(Status.NOT_DUE, "refreshed meanwhile by another worker", current)
     # Judge by what is stored: another worker may have refreshed it meanwhile.
     current = ZohoToken.objects.filter(pk=row.pk).first()
     if current is None:

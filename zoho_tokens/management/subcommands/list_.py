@@ -12,7 +12,7 @@ from django.db.models import Count, Max
 from django.db.models.functions import Length
 
 from zoho_tokens.management.cli import expiry_text, progress_bar, token_summary
-from zoho_tokens.models import TokenStatus, ZohoToken
+from zoho_tokens.models import TokenStatus, ZohoToken, now_ms
 
 HELP = "List stored Zoho tokens: id, user name, tenant, api domain, status, expiry, scopes."
 
@@ -21,6 +21,9 @@ READ_CHUNK = 2000
 #: The expiry column's width: streamed rows cannot be measured first ("2026-12-07 20:00 UTC
 #: (in 59 minutes)"); longer values only shift that row's scopes.
 EXPIRY_WIDTH = 40
+
+#: What the table reads of a row (its status comes from ``with_status()``'s annotation).
+TABLE_FIELDS = ("id", "user_name", "tenant", "api_domain", "invalid_reason", "expiry_time", "scope")
 
 COLUMNS = ("ID", "USER NAME", "TENANT", "API DOMAIN", "STATUS", "ACCESS TOKEN EXPIRES", "SCOPES")
 
@@ -72,7 +75,10 @@ def handle(command: Any, options: dict[str, Any]) -> int:
     ]
     if total:
         _line(command, COLUMNS, widths)
-    for n, row in enumerate(rows.exactly(tenant), 1):
+    now = now_ms()
+    # The table's columns only: no secret is read, decrypted or turned into an object.
+    shown = rows.only(*TABLE_FIELDS)
+    for n, row in enumerate(shown.exactly(tenant), 1):
         status = row.status()
         statuses[status] += 1
         cells = (
@@ -81,7 +87,7 @@ def handle(command: Any, options: dict[str, Any]) -> int:
             row.tenant or "-",
             row.api_domain or "-",
             status + (f" ({row.invalid_reason})" if row.invalid_reason else ""),
-            expiry_text(row),
+            expiry_text(row, now),
             row.scope or "-",
         )
         _line(command, cells, widths)
