@@ -127,13 +127,54 @@ def test_zoho_failing_refreshes_are_bounded_while_the_token_is_valid(
         reports = pool.stop_all()
         asked = fake_zoho.counters["requests"] - before
         no_failures(reports)
-        stored = ZohoToken.objects.get(pk=row.pk)
-        assert stored.access_token == row.access_token  # nothing refreshed: Zoho failed
-        # A backoff was recorded. Not "still running": one of 4-6 s may end just before the
-        # stop, before any worker called again (a flake under load).
-        assert stored.refresh_failures >= 1, stored.refresh_error
-        assert stored.refresh_backoff_until is not None
+        if mode == "slow":
+            # Zoho answered after the callers' HTTP_TIMEOUT: the lease owner still stored the
+            # token it issued (test_a_zoho_slower_than_the_timeout_costs_no_access_token).
+            wait_for(
+                lambda: ZohoToken.objects.get(pk=row.pk).access_token != row.access_token,
+                10,
+                "the late answer was not stored",
+            )
+        else:
+            stored = ZohoToken.objects.get(pk=row.pk)
+            assert stored.access_token == row.access_token  # nothing refreshed: Zoho failed
+            # A backoff was recorded. Not "still running": one of 4-6 s may end just before
+            # the stop, before any worker called again (a flake under load).
+            assert stored.refresh_failures >= 1, stored.refresh_error
+            assert stored.refresh_backoff_until is not None
     assert 1 <= asked <= 2, asked
+
+
+@pytest.mark.parametrize("expired", [True, False], ids=["expired", "valid"])
+def test_a_zoho_slower_than_the_timeout_costs_no_access_token(
+    fake_zoho, live_token, cmd_settings, expired
+):
+    """Zoho answers refreshes 2 s after the callers' HTTP_TIMEOUT, 4 workers calling: one
+    request, and the access token Zoho issued is the one stored (before: the caller gave
+    up, the token was lost, and the next worker asked again and lost that one too). With
+    the token still valid no call fails meanwhile."""
+    fake_zoho.fail_mode, fake_zoho.slow_seconds = "slow", HTTP_TIMEOUT + 2
+    with Workers(4, LOOP, worker_env(fake_zoho), timeout=180) as pool:
+        row = live_token(USER, expires_in_ms=-1000 if expired else 30_000)
+        issued = fake_zoho.counters["refresh_ok"]
+        started = pool.start_all()
+        wait_for(
+            lambda: ZohoToken.objects.get(pk=row.pk).access_token != row.access_token,
+            HTTP_TIMEOUT + 20,
+            "the late answer was not stored",
+        )
+        stored_at = time.time()
+        fake_zoho.fail_mode = None
+        time.sleep(1.0)  # the workers go on calling with the stored token
+        reports = pool.stop_all()
+    stored = ZohoToken.objects.get(pk=row.pk)
+    assert fake_zoho.counters["refresh_ok"] - issued == 1  # one access token issued ...
+    assert fake_zoho.is_access_token_valid(stored.access_token)  # ... and it is the stored one
+    assert stored.refresh_failures == 0 and stored.refresh_backoff_until is None
+    assert stored.refresh_lease_owner == ""
+    assert calls_in(reports, stored_at + 0.2, time.time(), ok=False) == 0, errors_in(reports)
+    if not expired:
+        assert calls_in(reports, started, time.time(), ok=False) == 0, errors_in(reports)
 
 
 def _kill_the_lease_owner(fake_zoho, row, pool) -> float:

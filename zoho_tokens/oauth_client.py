@@ -41,13 +41,15 @@ REVOKE_PATH = "/oauth/v2/token/revoke"
 CONNECT_TIMEOUT = 3.0
 
 
-def timeouts() -> tuple[float, float]:
-    """(connect, read) seconds: ``HTTP_TIMEOUT`` to read, at most 3 s to connect.
+def timeouts(read: float | None = None) -> tuple[float, float]:
+    """(connect, read) seconds: ``HTTP_TIMEOUT`` (or ``read``) to read, at most 3 s to connect.
 
-    Bounded so that a refresh fits in its lease (``refresh.lease_seconds``).
+    Bounded so that a refresh fits in its lease (``refresh.lease_seconds``); a refresh's
+    request reads longer in its own thread (``refresh.LATE_ANSWER_SECONDS``), its caller
+    still waiting only ``HTTP_TIMEOUT``.
     """
-    read = zoho_settings.HTTP_TIMEOUT
-    return min(CONNECT_TIMEOUT, read), read
+    http_timeout = zoho_settings.HTTP_TIMEOUT
+    return min(CONNECT_TIMEOUT, http_timeout), http_timeout if read is None else read
 
 
 @dataclass
@@ -65,15 +67,16 @@ class TokenResponse:
 
 
 @sensitive_variables("data")
-def _post(url: str, data: dict[str, Any]):
+def _post(url: str, data: dict[str, Any], *, read_timeout: float | None = None):
     """POST a form to Zoho Accounts. Secrets only ever go in the body, never in the URL
     (URLs end up in proxy and urllib3 debug logs)."""
     failure: ZohoError | None = None
+    limits = timeouts(read_timeout)
     try:
-        response = requests.post(url, data=data, timeout=timeouts(), allow_redirects=False)
+        response = requests.post(url, data=data, timeout=limits, allow_redirects=False)
     except requests.Timeout:
         failure = ZohoUnreachable(
-            f"Zoho Accounts at {_host(url)} did not answer within {zoho_settings.HTTP_TIMEOUT} s",
+            f"Zoho Accounts at {_host(url)} did not answer within {limits[1]} s",
             ZohoUnreachable.TIMEOUT,
         )
     except requests.RequestException as exc:
@@ -192,7 +195,12 @@ def exchange_grant(
 
 @sensitive_variables("refresh_token", "client_secret", "data")
 def refresh(
-    accounts_url: str, *, refresh_token: str, client_id: str, client_secret: str
+    accounts_url: str,
+    *,
+    refresh_token: str,
+    client_id: str,
+    client_secret: str,
+    read_timeout: float | None = None,
 ) -> TokenResponse:
     data = {
         "grant_type": "refresh_token",
@@ -200,7 +208,8 @@ def refresh(
         "client_secret": client_secret,
         "refresh_token": refresh_token,
     }
-    return _token_response(_post(token_url(accounts_url), data=data), refreshing=True)
+    answer = _post(token_url(accounts_url), data=data, read_timeout=read_timeout)
+    return _token_response(answer, refreshing=True)
 
 
 @sensitive_variables("refresh_token")

@@ -45,6 +45,11 @@ Faults cost little:
   each statement here is retried a few times (``connections.retrying``) and the lease is
   released in a statement of its own, retried too, after whatever failed; a lease that still
   cannot be released runs out with its time.
+- **A slow Zoho.** The refresh request runs in a thread of its own, reading Zoho's answer for
+  up to ``LATE_ANSWER_SECONDS``; its caller waits ``HTTP_TIMEOUT`` as before and then backs
+  off, but the answer is not thrown away: the lease stays held (renewed while the process
+  lives) and the answer is stored when it comes (``_keep_late_answer``). Each request Zoho
+  answers issues an access token, whether or not anyone reads it.
 - **A crashed refresher.** The lease lasts ``HTTP_TIMEOUT + LEASE_MARGIN_SECONDS``, just over
   the longest refresh it guards (the Accounts call is bounded by ``HTTP_TIMEOUT`` for reading
   and a few seconds for connecting); waiters wait at least that long, and the first poll after
@@ -54,8 +59,10 @@ Faults cost little:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import threading
 import time
 import uuid
 from typing import Any
@@ -72,6 +79,7 @@ from zoho_tokens.exceptions import (
     TokenInvalidError,
     TokenStoreError,
     ZohoError,
+    ZohoUnreachable,
     describe,
     detached,
 )
@@ -94,6 +102,12 @@ LEASE_MARGIN_SECONDS = 4
 REFUSAL_RECHECK_SECONDS = 1.0
 #: A lease owner holding Zoho's answer retries a refused save longer than other writers.
 SAVE_ANSWER_ATTEMPTS = 15
+#: How long a lease owner goes on reading Zoho's answer to a refresh after its caller stopped
+#: waiting (``HTTP_TIMEOUT``): an access token Zoho issued that nobody stores is lost, and
+#: counts against Zoho's 10 per refresh token in 10 minutes.
+LATE_ANSWER_SECONDS = 30.0
+#: Late answers awaited at once in one process (each holds a thread, then a connection).
+MAX_LATE_ANSWERS = 4
 CLOCK_RESYNC_SECONDS = 60
 #: Clocks further off than this from the database's are out of bounds: a token this far
 #: outside the refresh window on this process's clock is not due, without asking the database.
@@ -338,7 +352,7 @@ def _acquire(
     )
 
 
-def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
+def _back_off(row: ZohoToken, owner: str, exc: ZohoError, *, keep_lease: bool = False) -> None:
     """Record a failed refresh and release the lease: nobody asks again for a while.
 
     A failure backoff ends at the latest when the current access token stops being usable
@@ -357,10 +371,16 @@ def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
         until = now + int(backoff_seconds(failures, cap=cap) * 1000)
         if now < last_usable < until:
             until = last_usable
+    # With Zoho's answer still awaited (``keep_lease``) the lease stays ours: nobody asks
+    # Zoho again (and costs another access token) before it comes.
+    lease: dict[str, Any] = (
+        {"refresh_lease_until": now + int(lease_seconds() * 1000)}
+        if keep_lease
+        else {"refresh_lease_until": None, "refresh_lease_owner": ""}
+    )
     retrying(
         lambda: ZohoToken.objects.filter(pk=row.pk, refresh_lease_owner=owner).update(
-            refresh_lease_until=None,
-            refresh_lease_owner="",
+            **lease,
             refresh_failures=failures,
             refresh_backoff_until=until,
             refresh_error=str(exc.code)[:200],
@@ -369,10 +389,13 @@ def _back_off(row: ZohoToken, owner: str, exc: ZohoError) -> None:
     retrying(lambda: rows.record_refresh_failure(row, exc, attempt=failures, backoff_until=until))
 
 
-def _release(row: ZohoToken, owner: str, *, succeeded: bool = False) -> None:
+def _release(row: ZohoToken, owner: str, *, succeeded: bool = False, keeper: bool = False) -> None:
     """Give the lease back, in a statement of its own retried while the database refuses
     it (a failed release would leave the lease held, with nobody refreshing, for its whole
-    time). A no-op when ``owner`` no longer holds it."""
+    time). A no-op when ``owner`` no longer holds it, and for the caller of a request whose
+    late answer is awaited (``_keep_late_answer`` gives the lease back: ``keeper``)."""
+    if owner in _late_owners and not keeper:
+        return
     fields: dict[str, Any] = {"refresh_lease_until": None, "refresh_lease_owner": ""}
     if succeeded:
         fields.update(refresh_failures=0, refresh_backoff_until=None, refresh_error="")
@@ -393,32 +416,119 @@ def _extend(row: ZohoToken, owner: str) -> bool:
     )
 
 
+class _Request:
+    """One refresh request to Zoho, in a thread of its own, reading for up to
+    ``LATE_ANSWER_SECONDS``: its caller waits ``HTTP_TIMEOUT``; a later answer is still
+    there for ``_keep_late_answer`` to store."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.answer: Any = None
+
+    def run(self, url: str, client_id: str, refresh_secret: str, client_secret: str) -> None:
+        try:
+            self.answer = oauth_client.refresh(
+                url,
+                refresh_token=refresh_secret,
+                client_id=client_id,
+                client_secret=client_secret,
+                read_timeout=max(LATE_ANSWER_SECONDS, zoho_settings.HTTP_TIMEOUT),
+            )
+        except ZohoError as exc:
+            self.answer = exc
+        except Exception as exc:  # never lost in a thread: the caller reports it
+            self.answer = ZohoError(f"the refresh request failed: {type(exc).__name__}")
+        finally:
+            self.done.set()
+
+
+def _request(row: ZohoToken, owner: str, refresh_secret: str, client_secret: str) -> Any:
+    """Zoho's answer (``TokenResponse``) or its ``ZohoError``, within ``HTTP_TIMEOUT``; when
+    Zoho is slower, a ``ZohoUnreachable`` (timeout) while the request goes on and its answer will be
+    stored by ``_keep_late_answer`` (``owner`` is then in ``_late_owners``)."""
+    request = _Request()
+    url = accounts_url_for(row.api_domain, row.accounts_server)
+    thread = threading.Thread(
+        target=request.run,
+        args=(url, row.client_id, refresh_secret, client_secret),
+        name="zoho-tokens-refresh",
+        daemon=True,
+    )
+    thread.start()
+    read = oauth_client.timeouts()[1]
+    if request.done.wait(read):  # connecting included: the caller waits HTTP_TIMEOUT at most
+        return request.answer
+    with _late_lock:
+        adopted = len(_late_owners) < MAX_LATE_ANSWERS and not request.done.is_set()
+        if adopted:
+            _late_owners[owner] = request
+    if not adopted:
+        request.done.wait(1.0)  # it has just come, or too many late answers are awaited
+        if request.done.is_set():
+            return request.answer
+    return ZohoUnreachable(
+        f"Zoho Accounts at {url.split('://', 1)[-1].split('/', 1)[0]} did not answer within "
+        f"{read} s" + ("; its answer will be stored when it comes" if adopted else ""),
+        ZohoUnreachable.TIMEOUT,
+    )
+
+
+def _keep_late_answer(row: ZohoToken, owner: str, request: _Request) -> None:
+    """Wait (in a thread) for the answer its caller stopped waiting for, renewing the lease
+    meanwhile, and store it: Zoho issued that token. Gives up after ``LATE_ANSWER_SECONDS``
+    or as soon as the lease is no longer ours. Uses (and closes) its own connection."""
+    try:
+        give_up = time.monotonic() + LATE_ANSWER_SECONDS + oauth_client.CONNECT_TIMEOUT
+        while not request.done.wait(lease_seconds() / 2):
+            if time.monotonic() > give_up or not _extend(row, owner):
+                return
+        answer = request.answer
+        if isinstance(answer, oauth_client.TokenResponse) and _extend(row, owner):
+            _store_answer(row, owner, answer, keeper=True)
+            logger.warning(
+                "zoho_tokens: Zoho answered the refresh of token %s late; its access token "
+                "is stored",
+                row.pk,
+            )
+    except Exception as exc:  # by type only: its arguments may hold a token
+        logger.warning(
+            "zoho_tokens: storing Zoho's late answer for token %s failed: %s",
+            row.pk,
+            type(exc).__name__,
+        )
+    finally:
+        with contextlib.suppress(Exception):  # the lease then runs out with its time
+            _release(row, owner, keeper=True)
+        with _late_lock:
+            _late_owners.pop(owner, None)
+        connections.close_all()  # this thread's own
+
+
+_late_lock = threading.Lock()
+#: Lease owners (in this process) whose request's answer is still awaited, and the request.
+_late_owners: dict[str, _Request] = {}
+
+
 def _ask_zoho(row: ZohoToken, owner: str, refresh_secret: str, client_secret: str) -> Any:
     """Zoho's answer to a refresh of ``row``: a ``TokenResponse``, or the ``ZohoError`` it
     raised, returned. A refusal of the refresh token (``ZohoError.refused``:
     ``invalid_code`` or ``invalid_grant``) is asked once more after a short pause, within the
     same (renewed) lease: only a repeated refusal comes back as one."""
     for attempt in (1, 2):
-        try:
-            asked = time.perf_counter()
-            answer = oauth_client.refresh(
-                accounts_url_for(row.api_domain, row.accounts_server),
-                refresh_token=refresh_secret,
-                client_id=row.client_id,
-                client_secret=client_secret,
-            )
+        asked = time.perf_counter()
+        answer = _request(row, owner, refresh_secret, client_secret)
+        if not isinstance(answer, ZohoError):
             metrics.refresh_answered(time.perf_counter() - asked)
             return answer
-        except ZohoError as exc:
-            if attempt == 2 or not exc.refused:
-                return exc
-            logger.warning(
-                "zoho_tokens: Zoho refused the refresh token of token %s (%s); asking once "
-                "more in %.1f s before marking it invalid",
-                row.pk,
-                exc.code,
-                REFUSAL_RECHECK_SECONDS,
-            )
+        if attempt == 2 or not answer.refused:
+            return answer
+        logger.warning(
+            "zoho_tokens: Zoho refused the refresh token of token %s (%s); asking once "
+            "more in %.1f s before marking it invalid",
+            row.pk,
+            answer.code,
+            REFUSAL_RECHECK_SECONDS,
+        )
         time.sleep(REFUSAL_RECHECK_SECONDS)
         if not _extend(row, owner):
             return ZohoError(
@@ -453,7 +563,16 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> tup
             f"(Zoho: {answer.code}); the token is marked invalid: connect this user again"
         )
     if isinstance(answer, ZohoError):
-        _back_off(row, owner, answer)
+        pending = _late_owners.get(owner)
+        _back_off(row, owner, answer, keep_lease=pending is not None)
+        if pending is not None:
+            # Not a daemon: a command that ends meanwhile (a sweep) waits for the answer
+            # (at most LATE_ANSWER_SECONDS) rather than lose the token Zoho issued.
+            threading.Thread(
+                target=_keep_late_answer,
+                args=(row, owner, pending),
+                name="zoho-tokens-late-answer",
+            ).start()
         logger.warning("zoho_tokens: refresh of token %s failed: %s", row.pk, answer)
         if still_valid(row) and not force:
             return row, False  # the current access token still works; forced must say so
@@ -461,9 +580,19 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> tup
             f"refresh of Zoho token {row.pk} failed: {describe(answer)}", reason=str(answer.code)
         )
 
-    # Zoho's answer first, before anything else can fail: an issued token that is not
-    # stored is lost (and counts against Zoho's 10 per refresh token in 10 minutes). Its
-    # expiry on the shared clock, from the lifetime Zoho gave, as of now (the answer's time).
+    return _store_answer(row, owner, answer)
+
+
+def _store_answer(
+    row: ZohoToken, owner: str, answer: Any, *, keeper: bool = False
+) -> tuple[ZohoToken, bool]:
+    """Store Zoho's answer (a ``TokenResponse``) for ``row`` and give the lease back (in the
+    save's own ``UPDATE``: 4 queries a refresh, with the lease and the audit row).
+
+    Zoho's answer first, before anything else can fail: an issued token that is not stored
+    is lost (and counts against Zoho's 10 per refresh token in 10 minutes). Its expiry on
+    the shared clock, from the lifetime Zoho gave, as of now (the answer's time).
+    """
     token = rows.new_token()
     token.set_access_token(answer.access_token)
     token.set_expires_in(str(shared_now_ms() + answer.lifetime_seconds * 1000))
@@ -483,6 +612,7 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> tup
             released.append(True)
 
     saved: ZohoToken | None = None
+    failure: TokenStoreError | None = None
     try:
         saved = rows.save(
             token,
@@ -499,7 +629,7 @@ def _refresh_as_owner(row: ZohoToken, owner: str, *, force: bool = False) -> tup
         )
     finally:
         if saved is None or not released:
-            _release(row, owner, succeeded=saved is not None)
+            _release(row, owner, succeeded=saved is not None, keeper=keeper)
     if failure is not None or saved is None:
         raise failure or TokenStoreError(f"could not save the refreshed Zoho token {row.pk}")
     return saved, True
