@@ -634,6 +634,10 @@ def targets(backend: dict[str, Any], http_timeout: float) -> dict[str, bool]:
         out["zoho_answers: one transient invalid_code leaves the row valid"] = (
             c["invalid"] == "" and c["failed_while_usable"] == 0
         )
+    if "slow_zoho" in backend:
+        out["slow_zoho: every access token Zoho issued is stored"] = (
+            backend["slow_zoho"]["issued_not_stored"] == 0
+        )
     return out
 
 
