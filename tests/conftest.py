@@ -152,7 +152,7 @@ def live_token(fake_zoho, zoho_settings_for):
         fields.setdefault("api_domain", fake_zoho.url)
         row = ZohoTokenFactory.build(expiry_time=now_ms() + expires_in_ms, **fields)
         if registered:
-            email, _, zgid = row.user_name.rpartition(":")
+            email, _, zgid = (row.user_name or "").rpartition(":")
             fake_zoho.add_refresh_token(
                 row.refresh_token,
                 email=email,
@@ -194,7 +194,7 @@ def browser():
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        webdriver = None
+        webdriver = None  # type: ignore[assignment]
     if not (chromium and driver_path and webdriver):
         reason = (
             "browser test needs chromium, chromedriver and selenium "

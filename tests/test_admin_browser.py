@@ -79,6 +79,7 @@ def test_revoke_from_the_admin_in_a_real_browser(
     assert ZohoToken.objects.count() == 2
     assert fake_zoho.counters["revoke"] == 1
     event = TokenAuditEvent.objects.get(action="revoked")
+    assert event.actor is not None
     assert (event.actor.username, event.source) == ("operator", "admin")
 
     browser.find_element(By.PARTIAL_LINK_TEXT, "bob@example.com").click()

@@ -12,8 +12,10 @@ from django.urls import reverse
 from tests.factories import TokenAuditEventFactory, ZohoTokenFactory
 from tests.helpers import add_url, assert_no_secret, change_url, run_action, secrets_of
 from zoho_tokens import services
+from zoho_tokens.context import AuditSource
 from zoho_tokens.exceptions import RefreshFailed, ZohoUnreachable
 from zoho_tokens.models import AuditAction, TokenAuditEvent, ZohoToken
+from zoho_tokens.outcomes import Status
 
 pytestmark = pytest.mark.django_db
 
@@ -158,7 +160,7 @@ def test_failed_grant_exchange_when_zoho_is_unreachable_is_audited(zoho_settings
     code = fake_zoho.add_grant()
     fake_zoho.stop()
     with pytest.raises(ZohoUnreachable):
-        services.exchange_grant(code, source="command")
+        services.exchange_grant(code, source=AuditSource.COMMAND)
     event = TokenAuditEvent.objects.get(action=AuditAction.GRANT_FAILED)
     assert (event.source, event.detail["zoho_error"]) == ("command", "network")
 
@@ -167,7 +169,7 @@ def test_failed_refresh_is_audited_with_the_error_code(live_token, fake_zoho):
     row = live_token("ann@example.com:700000001", expires_in_ms=-60_000)
     fake_zoho.stop()
     with pytest.raises(RefreshFailed) as failed:
-        services.refresh_now(row, source="command")
+        services.refresh_now(row, source=AuditSource.COMMAND)
     assert failed.value.reason == "network"
     event = TokenAuditEvent.objects.get(action=AuditAction.REFRESH_FAILED, token_id=row.pk)
     assert (event.outcome, event.detail["zoho_error"]) == ("error", "network")
@@ -177,7 +179,8 @@ def test_failed_refresh_is_audited_with_the_error_code(live_token, fake_zoho):
 def test_failed_revoke_is_audited_with_the_error_code(live_token, fake_zoho):
     row = live_token("ann@example.com:700000001")
     fake_zoho.stop()
-    report = services.revoke_tokens([row.pk], source="command")
-    assert report.count("revoked", "deleted") == 0 and report.count("kept") == 1
+    report = services.revoke_tokens([row.pk], source=AuditSource.COMMAND)
+    assert report.count(Status.REVOKED, Status.DELETED) == 0
+    assert report.count(Status.KEPT) == 1
     event = TokenAuditEvent.objects.get(action=AuditAction.REVOKE_FAILED, token_id=row.pk)
     assert (event.outcome, event.detail["zoho_error"]) == ("error", "network")

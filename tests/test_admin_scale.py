@@ -70,7 +70,7 @@ def many(admin_client, zoho_settings_for, monkeypatch):
         TokenAuditEvent(
             action=AuditAction.values[n % len(AuditAction.values)],
             token_id=tokens[n % 40].pk,
-            user_name=tokens[n % 40].user_name,
+            user_name=tokens[n % 40].user_name or "",
             tenant=tokens[n % 40].tenant,
             actor=ops if n % 7 == 0 else None,
             source="admin" if n % 7 == 0 else "sdk",

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import csv
 import logging
+from typing import Any
 
 import pytest
 
 from tests.factories import ZohoTokenFactory
 from tests.helpers import changelist_url, current_email, now_ms, oauth_token, run_command
 from zoho_tokens import services
+from zoho_tokens.context import AuditSource
 from zoho_tokens.datacenters import (
     DATA_CENTERS,
     ENVIRONMENTS,
@@ -194,7 +196,7 @@ def test_an_api_domain_written_into_the_database_never_receives_the_token(
     """The reproduced attack: one SQL UPDATE, then every use_zoho() call went to it."""
     settings.ZOHO_TOKENS = {**zoho_settings_for, "SDK_RESOURCE_PATH": sdk_resource_path}
     code = fake_zoho.add_grant(email="ann@example.com", zgid="700000001")
-    row = services.exchange_grant(code, source="command")
+    row = services.exchange_grant(code, source=AuditSource.COMMAND)
     for hostile in hostile_values(attacker.url)[:4]:
         ZohoToken.objects.filter(pk=row.pk).update(api_domain=hostile)
         stored = ZohoToken.objects.get(pk=row.pk)
@@ -232,6 +234,7 @@ def test_admin_labels_and_filter_come_from_the_parsed_host(admin_client, setting
     assert shown("?data_center=other") == {hostile.pk, lookalike.pk}
     from django.contrib import admin
 
-    shown_label = admin.site._registry[ZohoToken].data_center(hostile)
+    token_admin: Any = admin.site._registry[ZohoToken]
+    shown_label = token_admin.data_center(hostile)
     assert shown_label.startswith("?<br>") and "127.0.0.1" in shown_label
-    assert admin.site._registry[ZohoToken].data_center(us).startswith("US<br>")
+    assert token_admin.data_center(us).startswith("US<br>")

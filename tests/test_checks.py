@@ -47,8 +47,9 @@ def test_missing_key_hints_name_the_django_setting(settings, secret_key, debug, 
     messages = checks.check_encryption_keys()
     assert ids(messages) == expected
     for message in messages:
-        assert "ZOHO_TOKENS['ENCRYPTION_KEYS']" in message.hint, message.id
-        assert "ZOHO_TOKENS_ENCRYPTION_KEYS" not in message.hint, message.id  # the demo's
+        hint = message.hint or ""
+        assert "ZOHO_TOKENS['ENCRYPTION_KEYS']" in hint, message.id
+        assert "ZOHO_TOKENS_ENCRYPTION_KEYS" not in hint, message.id  # the demo's
 
 
 def test_sdk_missing_is_an_error(monkeypatch):
@@ -56,7 +57,7 @@ def test_sdk_missing_is_an_error(monkeypatch):
     monkeypatch.setattr(checks, "SDK_AVAILABLE", False)
     (message,) = checks.check_sdk_importable()
     assert message.id == "zoho_tokens.E003"
-    assert 'pip install "zoho-tokens[sdk8]"' in message.hint
+    assert 'pip install "zoho-tokens[sdk8]"' in (message.hint or "")
 
 
 class FakeDistribution:
@@ -81,8 +82,10 @@ def test_several_sdk_majors_are_an_error(monkeypatch):
     (message,) = checks.check_one_sdk_major()
     assert message.id == "zoho_tokens.E008"
     assert "(zohocrmsdk7_0 6.0.0, zohocrmsdk8_0 7.0.0)" in message.msg
-    assert message.hint.startswith("Keep one: pip uninstall -y zohocrmsdk7_0 zohocrmsdk8_0 && ")
-    assert 'pip install "zoho-tokens[sdk8]"' in message.hint
+    assert (message.hint or "").startswith(
+        "Keep one: pip uninstall -y zohocrmsdk7_0 zohocrmsdk8_0 && "
+    )
+    assert 'pip install "zoho-tokens[sdk8]"' in (message.hint or "")
 
 
 def test_bad_settings(settings):
@@ -106,6 +109,6 @@ def test_tenant_from_schema_without_django_tenants_is_an_error(settings):
     settings.ZOHO_TOKENS = {"TENANT_FROM_SCHEMA": True}
     messages = checks.check_token_database()
     assert ids(messages) == {"zoho_tokens.E013"}
-    assert "django_tenants.postgresql_backend" in messages[0].hint
+    assert "django_tenants.postgresql_backend" in (messages[0].hint or "")
     settings.ZOHO_TOKENS = {}
     assert checks.check_token_database() == []

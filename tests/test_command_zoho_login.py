@@ -200,9 +200,14 @@ def test_prompts_for_grant_token_with_hidden_input_on_a_terminal(
     fake_zoho, cmd_settings, monkeypatch
 ):
     code = fake_zoho.add_grant(email=EMAIL, zgid=ZGID)
-    prompts = []
+    prompts: list[str] = []
+
+    def getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return code
+
     monkeypatch.setattr(sys, "stdin", TTY())
-    monkeypatch.setattr(zoho_login, "getpass", lambda prompt: prompts.append(prompt) or code)
+    monkeypatch.setattr(zoho_login, "getpass", getpass)
     out, _ = login()
     assert prompts == ["Grant token (input hidden): "]
     assert ZohoToken.objects.get().user_name == USER

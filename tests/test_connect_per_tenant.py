@@ -214,7 +214,7 @@ def run_middleware(settings, answer) -> str:
 
     request = RequestFactory().get("/")
     TenantMiddleware(view)(request)
-    assert request.zoho_tenant == seen["tenant"]
+    assert getattr(request, "zoho_tenant", None) == seen["tenant"]
     return seen["tenant"]
 
 

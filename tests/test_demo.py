@@ -58,7 +58,7 @@ def demo(tmp_path) -> Iterator[Demo]:
         output = ""
         deadline = time.monotonic() + 60
         while "login:" not in output and time.monotonic() < deadline:
-            line = proc.stdout.readline()
+            line = proc.stdout.readline() if proc.stdout else ""
             if not line and proc.poll() is not None:
                 break
             output += line
@@ -81,7 +81,9 @@ def test_demo_serves_the_admin_with_a_connected_user(demo):
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{demo.url}/admin/login/").read().decode()
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert found, page[:200]
+    csrf = found.group(1)
     data = urllib.parse.urlencode(
         {
             "username": "admin",

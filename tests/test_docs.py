@@ -208,7 +208,7 @@ RUN_PYTHON = [
     *(
         pytest.param(b, id=b.id)
         for b in BLOCKS
-        if b.kind == "include" and b.include.startswith("docs/examples/install/")
+        if b.kind == "include" and (b.include or "").startswith("docs/examples/install/")
     ),
 ]
 
@@ -306,6 +306,7 @@ def test_the_site_builds_with_no_warning(tmp_path):
 
 def _bench_tables():
     spec = importlib.util.spec_from_file_location("bench_tables", ROOT / "bench" / "tables.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

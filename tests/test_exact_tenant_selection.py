@@ -23,6 +23,7 @@ from django.db import connection
 from tests.factories import ZohoTokenFactory
 from tests.helpers import now_ms, run_command
 from zoho_tokens import collation, crypto, services, tasks
+from zoho_tokens.context import AuditSource
 from zoho_tokens.importers import FILESTORE_HEADER
 from zoho_tokens.models import ZohoToken
 
@@ -117,7 +118,7 @@ def test_refresh_and_the_tasks_refresh_only_the_tenants_own_tokens(tenants, cmd_
     assert "1 refreshed" in out
     for report in (
         tasks.refresh_all(tenant="acme"),
-        services.refresh_tokens(tenant="acme", source="command"),
+        services.refresh_tokens(tenant="acme", source=AuditSource.COMMAND),
     ):
         assert {o.token_id for o in report.outcomes} == {acme.pk}
     assert [r.pk for r in services.select_for_refresh(tenant="acme")] == [acme.pk]
@@ -162,7 +163,7 @@ def test_import_conflicts_are_looked_up_in_the_tenant_exactly(
 def test_revoke_and_refresh_by_id_take_exactly_that_id(loose, cmd_settings):
     """On MariaDB the id column is loose too: "TOK-ACME" found "tok-acme"."""
     row = ZohoTokenFactory(id="tok-acme", tenant="acme")
-    report = services.revoke_tokens(["TOK-ACME"], source="command")
+    report = services.revoke_tokens(["TOK-ACME"], source=AuditSource.COMMAND)
     assert (report.counts, report.missing) == ({"missing": 1}, ["TOK-ACME"])
     assert ZohoToken.objects.filter(pk=row.pk).exists()
     assert services.select_for_refresh(["TOK-ACME"]) == []

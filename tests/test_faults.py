@@ -328,7 +328,7 @@ def test_a_sweep_survives_a_reset_and_failing_tenants(fake_zoho, cmd_settings):
             expiry_time=now_ms() + 100_000 + (n * 7919) % 400_000,
             api_domain=fake_zoho.url,
         )
-        email, _, zgid = row.user_name.rpartition(":")
+        email, _, zgid = (row.user_name or "").rpartition(":")
         fake_zoho.add_refresh_token(
             row.refresh_token,
             email=email,

@@ -295,6 +295,7 @@ def test_database_refusals_are_transient_and_data_errors_are_not():
         exc.__cause__ = driver
         return exc
 
+    driver: Exception
     for driver in (
         psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
         psycopg.errors.LockNotAvailable(),

@@ -198,6 +198,7 @@ def fake_process(settings, zoho_settings_for):
         text=True,
     )
     try:
+        assert child.stdout is not None and child.stdin is not None
         started = json.loads(child.stdout.readline())
         url = started["url"]
         settings.ZOHO_TOKENS = {**settings.ZOHO_TOKENS, "ACCOUNTS_URL": url, "API_DOMAIN": url}
@@ -206,7 +207,8 @@ def fake_process(settings, zoho_settings_for):
         row.save(force_insert=True)
         yield row, url
     finally:
-        child.stdin.close()
+        if child.stdin:
+            child.stdin.close()
         child.wait(timeout=10)
 
 

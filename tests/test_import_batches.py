@@ -188,7 +188,7 @@ def test_bad_rows_fail_one_by_one_and_the_rest_are_imported(batch_of):
 
 
 def test_a_batch_the_database_refuses_is_done_again_row_by_row(batch_of, monkeypatch):
-    refused = []
+    refused: list[bool] = []
 
     def refuse_once(self, *args, **kwargs):
         if not refused:

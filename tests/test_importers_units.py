@@ -170,7 +170,7 @@ def test_table_rows_accept_any_column_order_case_and_the_old_redirect_name():
 
 
 def test_table_rows_convert_driver_types_to_text():
-    values = [7, None, b"1000.CID", "s", "r", "a", "", 1.7e12, "u"]
+    values = (7, None, b"1000.CID", "s", "r", "a", "", 1.7e12, "u")
 
     (row,) = base.table_rows(list(FIELDS[:9]), [values], "t")
 

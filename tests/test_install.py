@@ -204,14 +204,14 @@ def test_readme_install_section_works_in_a_new_project(tmp_path):
         "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     }
     check = "python manage.py check --deploy --fail-level WARNING"
-    without_key = project.sh(check, ok=False, **deploy)
+    without_key = project.sh(check, False, **deploy)
     assert without_key.returncode == 1
     assert "(zoho_tokens.E002)" in without_key.stderr
     assert "ZOHO_TOKENS['ENCRYPTION_KEYS']" in without_key.stderr
-    deployed = project.sh(check, **deploy, ZOHO_TOKENS_ENCRYPTION_KEYS=key)
+    deployed = project.sh(check, True, **deploy, ZOHO_TOKENS_ENCRYPTION_KEYS=key)
     assert "System check identified no issues" in deployed.stdout
     listed = project.sh(
-        "python manage.py zoho_tokens list", **deploy, ZOHO_TOKENS_ENCRYPTION_KEYS=key
+        "python manage.py zoho_tokens list", True, **deploy, ZOHO_TOKENS_ENCRYPTION_KEYS=key
     )
     assert listed.stdout.strip() == "0 tokens"
 

@@ -16,6 +16,7 @@ import pytest
 from tests.helpers import assert_no_secret, child_env, now_ms, secrets_of
 from tests.workers import Workers
 from zoho_tokens import services
+from zoho_tokens.context import AuditSource
 from zoho_tokens.exceptions import TokenStoreError
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.store import DjangoTokenStore
@@ -27,7 +28,7 @@ USER = f"{EMAIL}:{ZGID}"
 def reconnect(fake_zoho) -> ZohoToken:
     """The user connects again (a new grant exchanged, as the web flow's callback does)."""
     code = fake_zoho.add_grant(email=EMAIL, zgid=ZGID)
-    return services.exchange_grant(code, accounts_url=fake_zoho.url, source="web")
+    return services.exchange_grant(code, accounts_url=fake_zoho.url, source=AuditSource.WEB)
 
 
 def actions(row: ZohoToken) -> list[str]:

@@ -51,7 +51,7 @@ def test_the_store_refreshes_before_the_sdk_sees_the_token(
     fake_zoho, live_token, sdk_settings, missing
 ):
     row = live_token("ann@example.com:700000001")
-    update = {}
+    update: dict[str, object] = {}
     if missing in ("expiry", "both"):
         update["expiry_time"] = None
     if missing in ("access token", "both"):

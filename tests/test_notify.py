@@ -16,6 +16,7 @@ from django.core.checks import run_checks
 
 from tests.helpers import Hook, assert_no_secret, now_ms, secrets_of
 from zoho_tokens import background, checks, services
+from zoho_tokens.context import AuditSource
 from zoho_tokens.exceptions import TokenStoreError
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.store import DjangoTokenStore
@@ -49,7 +50,7 @@ def admins(settings):
 
 def reconnect(fake_zoho) -> ZohoToken:
     code = fake_zoho.add_grant(email=EMAIL, zgid=ZGID)
-    return services.exchange_grant(code, accounts_url=fake_zoho.url, source="web")
+    return services.exchange_grant(code, accounts_url=fake_zoho.url, source=AuditSource.WEB)
 
 
 def fail_a_refresh(store: DjangoTokenStore, row: ZohoToken) -> None:

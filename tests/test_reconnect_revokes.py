@@ -130,7 +130,9 @@ def test_the_token_page_counts_recent_grants_warns_near_20_and_shows_pending_rev
 
     TokenAuditEvent.objects.bulk_create(
         [
-            TokenAuditEvent(action="grant_exchanged", token_id=row.pk, user_name=row.user_name)
+            TokenAuditEvent(
+                action="grant_exchanged", token_id=row.pk, user_name=row.user_name or ""
+            )
             for _ in range(15)
         ]
     )

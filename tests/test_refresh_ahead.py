@@ -47,7 +47,12 @@ def refreshed_signals():
 
 def snapshot(row: ZohoToken, lease: bool = True) -> tuple:
     fresh = ZohoToken.objects.get(pk=row.pk)
-    values = (fresh.access_token, fresh.refresh_token, fresh.expiry_time, fresh.invalid_reason)
+    values: tuple = (
+        fresh.access_token,
+        fresh.refresh_token,
+        fresh.expiry_time,
+        fresh.invalid_reason,
+    )
     if lease:
         values += (fresh.refresh_lease_owner, fresh.refresh_lease_until)
     return values

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.factories import ZohoTokenFactory
 from zoho_tokens import crypto, keys
 from zoho_tokens.models import ZohoToken
+from zoho_tokens.outcomes import Status
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,11 @@ def test_each_batch_is_one_update_and_a_rerun_touches_nothing(settings, zoho_set
     with CaptureQueriesContext(connection) as ctx:
         result = keys.rotate_keys(batch_size=2)
 
-    assert (len(result.outcomes), result.changed, result.token_ids("unreadable")) == (5, 15, [])
+    assert (len(result.outcomes), result.changed, result.token_ids(Status.UNREADABLE)) == (
+        5,
+        15,
+        [],
+    )
     assert len(updates(ctx)) == 3  # 5 rows in batches of 2
     after = stored()
     assert {key_id for key_id, *_ in after.values()} == {crypto.primary_key_id()}

@@ -20,6 +20,7 @@ from zoho_tokens import crypto, fields, keys
 from zoho_tokens.importers.base import Source, SourceRow
 from zoho_tokens.importers.core import import_source
 from zoho_tokens.models import ZohoToken
+from zoho_tokens.outcomes import Status
 
 SECRET = "1000.5ea1ed5ec2e7b1d0c0ffee0123456789.3f9a"
 
@@ -75,11 +76,11 @@ def _rotate_keys(row: ZohoToken) -> None:
             "key_id = '' WHERE id = %s",
             [SECRET, row.pk],
         )
-    assert keys.rotate_keys().token_ids("unreadable") == []
+    assert keys.rotate_keys().token_ids(Status.UNREADABLE) == []
 
 
 def _import(row: ZohoToken) -> None:
-    values = {"id": row.pk, "user_name": row.user_name, "client_id": row.client_id}
+    values = {"id": row.pk, "user_name": row.user_name or "", "client_id": row.client_id}
     values |= {"client_secret": row.client_secret, "refresh_token": row.refresh_token}
     values |= {"access_token": SECRET, "expiry_time": "4102444800000"}
     source = Source("FileStore CSV", "test rows", [SourceRow("line 2", values)])

@@ -15,8 +15,10 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.helpers import ROOT, child_env, run_command
 from zoho_tokens import refresh, services, tasks
+from zoho_tokens.context import AuditSource
 from zoho_tokens.exceptions import ServiceError
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
+from zoho_tokens.outcomes import Status
 from zoho_tokens.services import refreshes
 
 pytestmark = pytest.mark.usefixtures("cmd_settings")
@@ -64,7 +66,9 @@ def test_two_task_shards_refresh_each_due_token_once(fake_zoho, live_token):
     second = tasks.refresh_expiring(600, shard="2/2")
     ids = [o.token_id for o in first.outcomes] + [o.token_id for o in second.outcomes]
     assert sorted(ids) == sorted(row.pk for row in due)
-    assert first.count("refreshed") and second.count("refreshed") and first.ok and second.ok
+    assert (
+        first.count(Status.REFRESHED) and second.count(Status.REFRESHED) and first.ok and second.ok
+    )
     refreshed = TokenAuditEvent.objects.filter(action="refreshed").values_list(
         "token_id", flat=True
     )
@@ -79,7 +83,7 @@ def test_a_sweep_costs_at_most_four_queries_per_refreshed_token(fake_zoho, live_
     refresh.sync_clock()  # the shared clock's query, once a minute, is not per token
     with CaptureQueriesContext(connection) as ctx:
         report = tasks.refresh_expiring(600)
-    assert report.count("refreshed") == len(due) and report.ok
+    assert report.count(Status.REFRESHED) == len(due) and report.ok
     per_token = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
     # Selection, one chunk load, the final audit-free report: a few for the whole sweep.
     assert len(per_token) <= 4 * len(due) + 3, per_token
@@ -101,7 +105,10 @@ def test_a_stale_row_refreshed_meanwhile_is_not_refreshed_again(fake_zoho, live_
     refresh.refresh_token(ZohoToken.objects.get(pk=row.pk), force=True)  # another worker
     fake_zoho.reset_counters()
     servers: dict = {}
-    outcome = refreshes._refresh_one(stale, within=600, servers=servers, source="task", actor=None)
+    outcome = refreshes._refresh_one(
+        stale, within=600, servers=servers, source=AuditSource.TASK, actor=None
+    )
+    assert outcome is not None
     assert outcome.status == "not_due" and fake_zoho.counters["refresh"] == 0
     assert outcome.row.expiry_time != stale.expiry_time
 

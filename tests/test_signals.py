@@ -13,6 +13,7 @@ from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
 from tests.factories import UserFactory, ZohoTokenFactory
 from tests.helpers import assert_no_secret, now_ms, oauth_token, secrets_of
 from zoho_tokens import services, signals
+from zoho_tokens.context import AuditSource
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.store import DjangoTokenStore
 
@@ -90,7 +91,7 @@ def test_sdk_grant_exchange_sends_grant_exchanged(rec, fake_zoho, init_sdk):
 def test_command_exchange_sends_grant_exchanged_with_actor(rec, fake_zoho, zoho_settings_for):
     code = fake_zoho.add_grant(email="cmd@example.com", zgid="78")
     user = UserFactory()
-    row = services.exchange_grant(code, source="command", actor=user)
+    row = services.exchange_grant(code, source=AuditSource.COMMAND, actor=user)
     kw = rec.one("grant_exchanged")
     assert (kw["source"], kw["actor"], kw["token"].pk) == ("command", user, row.pk)
     event = TokenAuditEvent.objects.get(action="grant_exchanged")
@@ -127,7 +128,7 @@ def test_service_revoke_sends_revoked_and_deleted(
     row = ZohoTokenFactory(api_domain=fake_zoho.url)
     fake_zoho.add_refresh_token(row.refresh_token)
     with django_capture_on_commit_callbacks(execute=True):
-        outcome = services.revoke(row, source="command", actor=user)
+        outcome = services.revoke(row, source=AuditSource.COMMAND, actor=user)
     assert outcome.ok and (outcome.status == "revoked")
     revoked = rec.one("token_revoked")
     assert (revoked["remote"], revoked["actor"], revoked["source"]) == (True, user, "command")
@@ -140,7 +141,7 @@ def test_service_revoke_sends_revoked_and_deleted(
 def test_service_purge_sends_tokens_purged(rec, django_capture_on_commit_callbacks):
     rows = ZohoTokenFactory.create_batch(2)
     with django_capture_on_commit_callbacks(execute=True):
-        services.purge(ZohoToken.objects.all(), source="admin")
+        services.purge(ZohoToken.objects.all(), source=AuditSource.ADMIN)
     kw = rec.one("tokens_purged")
     assert kw["count"] == 2 and set(kw["token_ids"]) == {r.pk for r in rows}
     assert kw["source"] == "admin"

@@ -155,7 +155,7 @@ def test_find_by_id_and_delete_with_wrong_types(store, existing, bad):
 
 def test_tenant_must_be_a_string():
     with pytest.raises(SDKException):
-        DjangoTokenStore(tenant=5)
+        DjangoTokenStore(tenant=5)  # type: ignore[arg-type]  # what is tested
 
 
 def test_store_errors_keep_the_cause_and_name_the_operation(store, monkeypatch):

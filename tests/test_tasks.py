@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet
 
 from tests.helpers import KEY, assert_no_secret, secrets_of
 from zoho_tokens import oauth_client, services, tasks
+from zoho_tokens.context import AuditSource
 from zoho_tokens.models import TokenAuditEvent, ZohoToken
 from zoho_tokens.services import Status, refreshes
 from zoho_tokens.testing import FakeZoho
@@ -48,7 +49,7 @@ def test_refresh_expiring_refreshes_only_what_expires_soon(fake_zoho, live_token
     assert ZohoToken.objects.get(pk=soon.pk).expiry_time > soon.expiry_time
     assert ZohoToken.objects.get(pk=later.pk).expiry_time == later.expiry_time
     assert fake_zoho.counters["refresh"] == 1
-    assert TokenAuditEvent.objects.filter(action="refreshed", source="task").count() == 1
+    assert TokenAuditEvent.objects.filter(action="refreshed", source=AuditSource.TASK).count() == 1
     assert capsys.readouterr() == ("", "")  # a task never prints
 
 
@@ -193,7 +194,9 @@ def test_a_token_refreshed_meanwhile_is_not_due(fake_zoho, live_token, monkeypat
 
     def selected_then_refreshed_elsewhere(*args, **kwargs):
         found = list(select(*args, **kwargs))
-        services.refresh_now(ZohoToken.objects.get(pk=row.pk), source="sdk")  # another worker
+        services.refresh_now(
+            ZohoToken.objects.get(pk=row.pk), source=AuditSource.SDK
+        )  # another worker
         return found
 
     monkeypatch.setattr(refreshes, "select_for_refresh", selected_then_refreshed_elsewhere)

@@ -149,17 +149,23 @@ def test_middleware_sets_the_tenant_for_the_request_only(settings):
 
 def test_middleware_accepts_a_callable_returning_a_primary_key(settings):
     settings.ZOHO_TOKENS = {"TENANT_RESOLVER": lambda request: 42}
-    seen = []
-    TenantMiddleware(lambda request: seen.append(current_tenant()) or HttpResponse())(
-        RequestFactory().get("/")
-    )
+    seen: list[str] = []
+
+    def view(request):
+        seen.append(current_tenant())
+        return HttpResponse()
+
+    TenantMiddleware(view)(RequestFactory().get("/"))
     assert seen == ["42"]
 
 
 def test_without_resolver_the_default_tenant_is_used(settings):
     settings.ZOHO_TOKENS = {}
-    seen = []
-    TenantMiddleware(lambda request: seen.append(current_tenant()) or HttpResponse())(
-        RequestFactory().get("/")
-    )
+    seen: list[str] = []
+
+    def view(request):
+        seen.append(current_tenant())
+        return HttpResponse()
+
+    TenantMiddleware(view)(RequestFactory().get("/"))
     assert seen == [""]

@@ -250,6 +250,6 @@ def test_reset_keys_rebuilds_from_the_current_settings(keys, monkeypatch):
 def test_a_setting_set_on_the_settings_object_does_not_outlive_a_reload():
     """A value set on ``zoho_settings`` from outside (monkeypatch restores one after the
     autouse reload) once leaked ENCRYPTION_KEYS into the next test."""
-    crypto.zoho_settings.ENCRYPTION_KEYS = [new_key()]
+    crypto.zoho_settings.ENCRYPTION_KEYS = [new_key()]  # type: ignore[attr-defined]
     crypto.zoho_settings.reload()
     assert "ENCRYPTION_KEYS" not in vars(crypto.zoho_settings)

@@ -19,6 +19,7 @@ from zohocrmsdk.src.com.zoho.crm.api.users import UsersOperations
 from tests.factories import ZohoTokenFactory
 from tests.helpers import ROOT, current_email, database_url_for_subprocess
 from zoho_tokens import services
+from zoho_tokens.context import AuditSource
 from zoho_tokens.models import ZohoToken
 from zoho_tokens.sdk import NoConnection, environment_for, use_zoho
 from zoho_tokens.tenancy import current_tenant, tenant_context
@@ -36,7 +37,7 @@ def sdk_settings(settings, zoho_settings_for, sdk_resource_path):
 
 def connect(fake_zoho, tenant: str, email: str, zgid: str) -> ZohoToken:
     code = fake_zoho.add_grant(email=email, zgid=zgid)
-    return services.exchange_grant(code, tenant=tenant, source="command")
+    return services.exchange_grant(code, tenant=tenant, source=AuditSource.COMMAND)
 
 
 def crm_tokens(fake_zoho) -> list[str]:

@@ -599,7 +599,7 @@ def _store_answer(
     if answer.refresh_token:
         token.set_refresh_token(answer.refresh_token)
     token.set_id(row.pk)
-    released = []
+    released: list[bool] = []
 
     def give_back(locked: ZohoToken) -> None:
         """Release the lease in the save's own ``UPDATE`` (as ``_release(succeeded=True)``,

@@ -25,7 +25,7 @@ MYSQL_SEARCH_COLLATION = "utf8mb4_unicode_ci"
 
 def prefix_match(queryset: QuerySet, name: str, term: str) -> Q:
     """Rows whose ``name`` starts with ``term`` in any case, on every backend."""
-    field = F(name)
+    field: F | Collate = F(name)
     if connections[queryset.db].vendor == "mysql":
         field = Collate(field, MYSQL_SEARCH_COLLATION)
     return Q(IStartsWith(field, term))
