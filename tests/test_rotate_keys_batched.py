@@ -82,3 +82,35 @@ def test_an_interrupted_rotation_resumes_with_the_rows_left(settings, zoho_setti
 
     assert len(result.outcomes) == 4  # only the rows still on the old key
     assert {key_id for key_id, *_ in stored().values()} == {crypto.primary_key_id()}
+
+
+def test_statements_split_to_the_parameter_limit_with_each_rows_own_columns(
+    settings, zoho_settings_for, monkeypatch
+):
+    """A backend with few query parameters (old SQLite builds: 999) gets several statements
+    per batch; a row needing only one value rewritten gets only that one."""
+    use(settings, zoho_settings_for, OLD)
+    old_rows = ZohoTokenFactory.create_batch(3)
+    use(settings, zoho_settings_for, NEW, OLD)
+    on_new = ZohoTokenFactory(grant_token="")
+    with connection.cursor() as cursor:  # a clear value behind the model's back
+        cursor.execute(
+            "UPDATE zoho_tokens_zohotoken SET grant_token = %s WHERE id = %s",
+            ["1000.cleargrant.x", on_new.pk],
+        )
+    before = stored()[on_new.pk]
+    monkeypatch.setattr(connection.features, "max_query_params", 9)
+
+    with CaptureQueriesContext(connection) as ctx:
+        result = keys.rotate_keys(batch_size=10)
+
+    assert result.changed == 3 * 3 + 1 and len(updates(ctx)) == 4
+    after = stored()
+    assert after[on_new.pk][1:] == before[1:]  # its encrypted values were left alone
+    row = ZohoToken.objects.get(pk=on_new.pk)
+    assert row.grant_token == "1000.cleargrant.x"
+    assert ZohoToken.objects.by_grant_token("1000.cleargrant.x").get().pk == on_new.pk
+    use(settings, zoho_settings_for, NEW)
+    assert {r.pk: r.refresh_token for r in ZohoToken.objects.exclude(pk=on_new.pk)} == {
+        r.pk: r.refresh_token for r in old_rows
+    }

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db import models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import connections, transaction
+from django.db.models import Q
 
 from zoho_tokens import crypto
 from zoho_tokens.exceptions import ConfigurationError
@@ -72,21 +72,38 @@ def rotate_keys(
 
 
 def _write(updates: dict[str, dict[str, str]]) -> None:
-    """One ``UPDATE … SET col = CASE id WHEN … END`` for the whole batch (as ``bulk_update``
-    writes, but of values that are already sealed)."""
+    """One ``UPDATE … SET col = CASE id WHEN … END … WHERE id IN (…)`` for the batch (as
+    ``bulk_update`` writes, of values already sealed), its SQL written here: building it
+    from ``Case``/``When`` expressions was 85 % of a rotation's time at 100k tokens."""
     if not updates:
         return
-    columns = sorted({name for update in updates.values() for name in update})
-    ZohoToken.objects.filter(pk__in=list(updates)).update(
-        **{
-            name: Case(
-                *(When(pk=pk, then=Value(u[name])) for pk, u in updates.items() if name in u),
-                default=F(name),
-                output_field=models.TextField(),
-            )
-            for name in columns
-        }
-    )
+    connection = connections[token_db()]
+    qn = connection.ops.quote_name
+    meta = ZohoToken._meta
+    table, pk = qn(meta.db_table), qn(meta.pk.column)
+    columns = sorted({name for update in updates.values() for name in update} - {"key_id"})
+    # Each row: an id and value per column in the CASEs, its id in the IN list, and key_id.
+    limit = connection.features.max_query_params or 65535
+    per_statement = max(1, (limit - 1) // (2 * len(columns) + 1))
+    items = list(updates.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), per_statement):
+            chunk = items[start : start + per_statement]
+            sets, params = [], []
+            for name in sorted({name for _key, update in chunk for name in update} - {"key_id"}):
+                column = qn(meta.get_field(name).column)
+                whens = [(key, update[name]) for key, update in chunk if name in update]
+                sets.append(
+                    f"{column} = CASE {pk} {' '.join(['WHEN %s THEN %s'] * len(whens))} "
+                    f"ELSE {column} END"
+                )
+                params += [value for pair in whens for value in pair]
+            sets.append(f"{qn(meta.get_field('key_id').column)} = %s")
+            params.append(crypto.primary_key_id())
+            marks = ", ".join(["%s"] * len(chunk))
+            params += [key for key, _update in chunk]
+            sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {pk} IN ({marks})"  # noqa: S608
+            cursor.execute(sql, params)  # names from the model, values as parameters
 
 
 def _resealed(model: Any, stored: dict[str, str], *, clear_only: bool = False) -> dict | None:
