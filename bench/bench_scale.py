@@ -280,7 +280,10 @@ def bench_list(results: dict) -> None:
         "floor_peak_rss_mb": round(floor_rss),
         "over_floor": round(seconds / floor_s, 2),
     }
-    print(f"list: {seconds:.2f} s, {rss:.0f} MB; floor {floor_s:.2f} s, {floor_rss:.0f} MB")
+    print(
+        f"list: {seconds:.2f} s ({cpu:.2f} CPU s), {rss:.0f} MB; floor {floor_s:.2f} s "
+        f"({floor_cpu:.2f} CPU s), {floor_rss:.0f} MB"
+    )
 
 
 def bench_export(results: dict) -> None:
@@ -428,8 +431,9 @@ def bench_rotate(results: dict) -> None:
         "rerun_output": again_out.strip()[-160:],
     }
     print(
-        f"rotate-keys: {seconds:.1f} s ({out.strip()[-90:]}); floor {floor:.1f} s "
-        f"({floor_out.strip()} rows); re-run on the first key {again:.1f} s"
+        f"rotate-keys: {seconds:.1f} s ({cpu:.1f} CPU s; {out.strip()[-90:]}); floor "
+        f"{floor:.1f} s ({floor_cpu:.1f} CPU s, {floor_out.strip()} rows); re-run on the first "
+        f"key {again:.1f} s ({again_cpu:.1f} CPU s)"
     )
 
 
@@ -490,7 +494,10 @@ def bench_import(results: dict, count: int = 10_000) -> None:
         "over_floor": round(seconds / floor, 2),
         "output": (out.strip() or err.strip())[-160:],
     }
-    print(f"import {count}: {seconds:.1f} s; batched insert {floor:.1f} s")
+    print(
+        f"import {count}: {seconds:.1f} s ({cpu:.1f} CPU s); batched insert {floor:.1f} s "
+        f"({floor_cpu:.1f} CPU s)"
+    )
 
 
 def bench_sweeps(results: dict, due: int, latency: float, sharded: bool) -> None:

@@ -80,8 +80,9 @@ def expiry_iso(expiry_ms: int | None) -> str | None:
     return moment.isoformat(timespec="seconds")
 
 
-def expiry_text(row: ZohoToken, now_ms: int | None = None) -> str:
-    """``2025-05-01T10:00:00+00:00 (in 59 minutes)``, ``... (3 minutes ago)`` or ``unknown``."""
+def expiry_text(row: Any, now_ms: int | None = None) -> str:
+    """``2025-05-01T10:00:00+00:00 (in 59 minutes)``, ``... (3 minutes ago)`` or ``unknown``
+    (``row``: anything with an ``expiry_time``, a token or a row of ``values_list``)."""
     if row.expiry_time is None:
         return "unknown"
     ahead, span = time_to_expiry(row.expiry_time, now_ms)
