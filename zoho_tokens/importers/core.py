@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from zoho_tokens import audit, context, crypto, rows
-from zoho_tokens.exceptions import DecryptionError, TokenStoreError
+from zoho_tokens.exceptions import DecryptionError, TokenStoreError, describe
 from zoho_tokens.importers import filestore
 from zoho_tokens.importers.base import (
     TOKEN_FIELDS,
@@ -84,7 +84,7 @@ def _import_row(row: SourceRow, tenant: str, on_conflict: str) -> Outcome:
         with transaction.atomic(using=token_db()):
             return _import_one(row, tenant, on_conflict)
     except DatabaseError as exc:
-        return row_outcome(row, Status.FAILED, f"database error ({type(exc).__name__})")
+        return row_outcome(row, Status.FAILED, f"database error: {describe(exc)}")
 
 
 def _import_one(row: SourceRow, tenant: str, on_conflict: str) -> Outcome:

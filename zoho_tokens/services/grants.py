@@ -26,6 +26,7 @@ from zoho_tokens.exceptions import (
     TokenStoreError,
     ZohoError,
     ZohoTokensError,
+    describe,
     detached,
 )
 from zoho_tokens.models import AuditAction, TokenAuditEvent, ZohoToken, token_db
@@ -139,12 +140,8 @@ def _store_exchanged(
                 accounts_server=trusted_accounts_url(accounts_url) or None,
                 scope=scope or None,
             )
-        except TokenStoreError as exc:
-            failure = ServiceError(f"could not store the connection: {exc.error_message}")
-        except DatabaseError as exc:
-            failure = ServiceError(
-                f"could not store the connection: database error ({type(exc).__name__})"
-            )
+        except (TokenStoreError, DatabaseError) as exc:
+            failure = ServiceError(f"could not store the connection: {describe(exc)}")
     if failure is not None:
         raise failure
     return ZohoToken.objects.get(pk=token.get_id())
