@@ -80,7 +80,11 @@ def _write(updates: dict[str, dict[str, str]]) -> None:
     connection = connections[token_db()]
     qn = connection.ops.quote_name
     meta = ZohoToken._meta
-    table, pk = qn(meta.db_table), qn(meta.pk.column)
+
+    def column_of(name: str) -> str:
+        return qn(str(getattr(meta.get_field(name), "column", name)))
+
+    table, pk = qn(meta.db_table), column_of(str(meta.pk.name))
     columns = sorted({name for update in updates.values() for name in update} - {"key_id"})
     # Each row: an id and value per column in the CASEs, its id in the IN list, and key_id.
     limit = connection.features.max_query_params or 65535
@@ -91,14 +95,14 @@ def _write(updates: dict[str, dict[str, str]]) -> None:
             chunk = items[start : start + per_statement]
             sets, params = [], []
             for name in sorted({name for _key, update in chunk for name in update} - {"key_id"}):
-                column = qn(meta.get_field(name).column)
+                column = column_of(name)
                 whens = [(key, update[name]) for key, update in chunk if name in update]
                 sets.append(
                     f"{column} = CASE {pk} {' '.join(['WHEN %s THEN %s'] * len(whens))} "
                     f"ELSE {column} END"
                 )
                 params += [value for pair in whens for value in pair]
-            sets.append(f"{qn(meta.get_field('key_id').column)} = %s")
+            sets.append(f"{column_of('key_id')} = %s")
             params.append(crypto.primary_key_id())
             marks = ", ".join(["%s"] * len(chunk))
             params += [key for key, _update in chunk]
