@@ -27,7 +27,6 @@ from zoho_tokens.services.refreshes import (
 )
 from zoho_tokens.services.retention import PruneReport, prune_audit
 from zoho_tokens.services.revocations import (
-    ReplacedReport,
     pending_replaced,
     revoke,
     revoke_replaced,
@@ -41,7 +40,6 @@ __all__ = [
     "Outcome",
     "PruneReport",
     "PurgeSelection",
-    "ReplacedReport",
     "Report",
     "ServiceError",
     "Shard",

@@ -4,7 +4,6 @@ per token (``zoho_tokens revoke``, the admin's revoke action)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -97,36 +96,24 @@ def revoke_tokens(
     return report
 
 
-@dataclass
-class ReplacedReport:
-    """What ``revoke_replaced`` did: revoked (Zoho confirmed or no longer knew the token),
-    still pending (kept for the next sweep)."""
-
-    revoked: int = 0
-    pending: int = 0
-
-
-def revoke_replaced(ids: Iterable[int] | None = None) -> ReplacedReport:
+def revoke_replaced(ids: Iterable[int] | None = None) -> Report:
     """Revoke refresh tokens that reconnects replaced (``ReplacedRefreshToken``) where they
     were issued; ``ids`` None: every pending one (the refresh sweep's retry).
 
     A confirmed revocation (or "unknown token" from the server that issued it) deletes the
     pending row and is audited ``revoked``; a failure is counted on the row (shown in the
-    admin) and audited ``revoke_failed``; nothing here ever raises for Zoho's sake.
+    admin) and audited ``revoke_failed``; nothing here ever raises for Zoho's sake. One
+    outcome per replaced refresh token: ``revoked``, or ``kept`` for the next sweep.
     """
-    report = ReplacedReport()
+    report = Report()
     pending = ReplacedRefreshToken.objects.all()
     if ids is not None:
         pending = pending.filter(pk__in=list(ids))
-    for item in pending:
-        if _revoke_one_replaced(item):
-            report.revoked += 1
-        else:
-            report.pending += 1
+    report.outcomes = [_revoke_one_replaced(item) for item in pending]
     return report
 
 
-def _revoke_one_replaced(item: ReplacedRefreshToken) -> bool:
+def _revoke_one_replaced(item: ReplacedRefreshToken) -> Outcome:
     issued = ZohoToken(
         id=item.token_id, accounts_server=item.accounts_server, api_domain=item.api_domain
     )
@@ -140,7 +127,7 @@ def _revoke_one_replaced(item: ReplacedRefreshToken) -> bool:
     except ZohoError as exc:
         error = str(exc.code)
     except TokenStoreError as exc:
-        error = str(exc.code)  # no key decrypts it any more
+        error = exc.reason  # e.g. "decryption": no key decrypts it any more
     with transaction.atomic(using=token_db()):
         if error:
             ReplacedRefreshToken.objects.filter(pk=item.pk).update(
@@ -152,14 +139,14 @@ def _revoke_one_replaced(item: ReplacedRefreshToken) -> bool:
                 outcome="error",
                 detail={"reason": "replaced by a reconnect", "zoho_error": error},
             )
-            return False
+            return of(who, Status.KEPT, f"replaced by a reconnect; revoking failed ({error})")
         ReplacedRefreshToken.objects.filter(pk=item.pk).delete()
         audit.record(
             AuditAction.REVOKED,
             token=who,
             detail={"reason": "replaced by a reconnect", "remote": remote},
         )
-    return True
+    return of(who, Status.REVOKED, "replaced by a reconnect")
 
 
 def _on_refresh_tokens_replaced(sender: Any, replaced_ids: list[int], **kwargs: Any) -> None:
