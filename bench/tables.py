@@ -134,11 +134,118 @@ def herd_summary() -> str:
     )
 
 
+def _signed(seconds: float) -> str:
+    return f"{seconds:+.2f} s".replace("-", "\u2212")
+
+
+def faults() -> str:
+    """bench_faults.py --quick: issue 22's five faults, before (main at 2375b85) and after."""
+    data = results("faults")
+    before = data["before_issue22"]["runs"]
+    b_sqlite, b_pg = before["sqlite (quick)"], before["postgres (quick)"]
+    after = [data["runs"][f"{db} (quick)"] for db in ("sqlite", "mariadb", "postgres")]
+
+    def each(draw: Callable[[dict[str, Any]], str], fault: str) -> list[str]:
+        return [draw(run[fault]) if fault in run else "-" for run in after]
+
+    def both(draw: Callable[[dict[str, Any]], str], fault: str) -> str:
+        return f"SQLite {draw(b_sqlite[fault])} / PostgreSQL {draw(b_pg[fault])}"
+
+    def per_expiry(c: dict[str, Any]) -> str:
+        return ", ".join(map(str, c["refresh_requests_per_expiry"]))
+
+    def expiry_error(c: dict[str, Any]) -> str:
+        return ", ".join(_signed(e) for e in c["stored_expiry_error_s"])
+
+    def backoff(c: dict[str, Any]) -> str:
+        return f"{c['backoff_s_skewed']:.1f} s vs {c['backoff_s_correct']:.1f} s"
+
+    def sweep(w: dict[str, Any]) -> str:
+        skipped = re.search(r"(\d+) skipped", w["summary"])
+        done = f"{w['healthy_refreshed']:,} of {w['healthy']:,}"
+        if skipped and skipped[1] != "0":
+            done += f" ({int(skipped[1]):,} skipped)"
+        return f"{done}; {w['max_requests_per_token']}; {w['exit_code']}"
+
+    def statement(t: dict[str, Any]) -> str:
+        if "skipped" in t:
+            return "-"
+        return f"{t['failed_saves']} of {t['saves']}; {t['failed_finds']}; {t['leases_left_held']}"
+
+    def grant(a: dict[str, Any]) -> str:
+        g = a["invalid_grant"]
+        return f"{g['requests']}; {'yes' if g['invalid'] else 'no'}; {g['failed_while_usable']}"
+
+    def code_once(a: dict[str, Any]) -> str:
+        c = a["invalid_code_once"]
+        return f"{'invalid' if c['invalid'] else 'valid'}; {c['failed_while_usable']}"
+
+    def slow(z: dict[str, Any]) -> str:
+        return f"{z['issued']}; {z['stored']}; {z['issued_not_stored']}"
+
+    skew = "One of 8 workers 60 s fast"
+    rows = [
+        [skew, "refresh requests per expiry", both(per_expiry, "clock_skew")],
+        ["", "stored expiry minus Zoho's", both(expiry_error, "clock_skew")],
+        [
+            "",
+            "backoff written after a Zoho 500: fast worker vs a correct one (5 s ± 20 %)",
+            both(backoff, "clock_skew"),
+        ],
+        [
+            "",
+            "failed calls of the correct workers",
+            both(lambda c: str(c["failed_correct_workers"]), "clock_skew"),
+        ],
+        [
+            "Sweep: 2,000 tokens, 200 tenants, one reset at the 18th request, 10 % failing tenants",
+            "healthy tokens refreshed; most requests for one token; exit code",
+            f"SQLite {sweep(b_sqlite['sweep_reset'])}",
+        ],
+        [
+            "PostgreSQL, `statement_timeout=50ms`",
+            "failed saves; failed finds; leases left held",
+            f"PostgreSQL {statement(b_pg['statement_timeout'])}",
+        ],
+        [
+            "`invalid_grant` on every refresh (token usable 25 s more)",
+            "requests; row marked invalid; failed calls while usable",
+            both(grant, "zoho_answers"),
+        ],
+        [
+            "one transient `invalid_code`, then success",
+            "row at the end; failed calls while usable",
+            both(code_once, "zoho_answers"),
+        ],
+        [
+            "Zoho answers 1 s after the callers' timeout (`HTTP_TIMEOUT` 3 s), token expired",
+            "access tokens issued; stored; issued but never stored",
+            f"SQLite {slow(b_sqlite['slow_zoho'])}",
+        ],
+    ]
+    draws = [
+        (per_expiry, "clock_skew"),
+        (expiry_error, "clock_skew"),
+        (backoff, "clock_skew"),
+        (lambda c: str(c["failed_correct_workers"]), "clock_skew"),
+        (sweep, "sweep_reset"),
+        (statement, "statement_timeout"),
+        (grant, "zoho_answers"),
+        (code_once, "zoho_answers"),
+        (slow, "slow_zoho"),
+    ]
+    for row, (draw, fault) in zip(rows, draws, strict=True):
+        row += each(draw, fault)
+    header = ["Fault", "Figure", "Before", "After: SQLite", "After: MariaDB", "After: PostgreSQL"]
+    return table(header, ["---"] * 6, rows)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "herd": herd,
     "herd-summary": herd_summary,
     "store": store,
     "floors": floors,
+    "faults": faults,
 }
 
 
