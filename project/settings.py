@@ -8,6 +8,7 @@ process.
 
 from pathlib import Path
 
+import django
 import environ
 from django.core.management.utils import get_random_secret_key
 
@@ -132,9 +133,17 @@ ZOHO_TOKENS = {
 }
 
 # Where mail_admins notifications go: DJANGO_ADMINS=ops@example.com,...; the demo prints mail
-# to the console (EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend).
-ADMINS = [(address, address) for address in env("DJANGO_ADMINS")]
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+# to the console (EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend). Django 6.0
+# takes plain addresses in ADMINS (pairs are deprecated), 6.1 configures mail in MAILERS.
+_email_backend = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+if django.VERSION >= (6, 0):
+    ADMINS = list(env("DJANGO_ADMINS"))
+else:
+    ADMINS = [(address, address) for address in env("DJANGO_ADMINS")]
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": _email_backend}}
+else:
+    EMAIL_BACKEND = _email_backend
 
 # The demo (python -m project.demo) runs a fake Zoho here; its demo page lists the fake's
 # fresh grant codes. Unset in a real deployment.
