@@ -240,12 +240,55 @@ def faults() -> str:
     return table(header, ["---"] * 6, rows)
 
 
+def http() -> str:
+    """bench_http.py (SQLite): access_token's hot path, aaccess_token's hop, the loop's stalls."""
+    run = results("http")["sqlite"]
+    hot, hop = run["hot_path"], run["async"]
+    stall, first = run["stall_50_calls"], run["stall_first_call"]
+
+    def ms(name: str) -> str:
+        return f"{stall[name]['median_ms']:.1f} ms (worst {stall[name]['worst_ms']:.1f})"
+
+    rows = [
+        [
+            "`access_token()`, per call",
+            f"{hot['access_token_us']:.0f} µs",
+            f"`find_token`: {hot['find_token_us']:.0f} µs (ratio {hot['ratio']:.2f}; goal 1.1)",
+        ],
+        [
+            "`await aaccess_token()`, per call",
+            f"{hop['aaccess_token_us']:.0f} µs",
+            f"`access_token()`: {hop['access_token_us']:.0f} µs "
+            f"(+{hop['overhead_us']:.0f} µs: the hop to asgiref's thread and back)",
+        ],
+        [
+            "loop's longest stall: 50 concurrent `aaccess_token()` sharing one refresh",
+            ms("refresh_ahead"),
+            f"50 hops that do nothing: {ms('thread_hops')}; idle loop: {ms('idle')}",
+        ],
+        [
+            "loop's longest stall: 50 `httpx.AsyncClient` requests through `ZohoAuth`, one refresh",
+            ms("zohoauth"),
+            f"the same requests with a fixed header: {ms('plain')}",
+        ],
+        [
+            "loop's longest stall: a process's first `aaccess_token()`",
+            f"{first['median_ms']:.1f} ms (worst {first['worst_ms']:.1f})",
+            "the store's modules are imported in asgiref's thread",
+        ],
+    ]
+    text = table(["figure", "measured", "against, in the same run"], ["---", "---:", "---"], rows)
+    frozen = "after `gc.freeze()`" if run.get("gc_frozen") else "without `gc.freeze()`"
+    return text + f"\nSQLite, load average {run['load_average']:.1f}; stalls {frozen}.\n"
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "herd": herd,
     "herd-summary": herd_summary,
     "store": store,
     "floors": floors,
     "faults": faults,
+    "http": http,
 }
 
 
