@@ -33,10 +33,11 @@ def schemas() -> list[str]:
 
 def run_in_every_schema(command: Any, subcommand: str, run: Callable[[], int]) -> int:
     """``run()`` in each schema (its exit code); 1 if any schema failed, else 0."""
+    names = schemas()  # first: without django-tenants it is a one-line error, not an import
     from django_tenants.utils import schema_context
 
     failed: list[str] = []
-    for schema in schemas():
+    for schema in names:
         command.stdout.write(f"schema {schema}:")
         with schema_context(schema):
             code = run()
