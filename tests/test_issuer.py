@@ -28,13 +28,12 @@ REFRESH = "1000.issuer-refresh-token"
 
 
 @pytest.fixture
-def home_settings(settings, fake_zoho):
+def home_settings(settings, zoho_settings_for):
+    """The fake as home accounts server and API domain, with this module's own client."""
     settings.ZOHO_TOKENS = {
+        **zoho_settings_for,
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
-        "ACCOUNTS_URL": fake_zoho.url,
-        "API_DOMAIN": fake_zoho.url,
-        "HTTP_TIMEOUT": 2,
     }
 
 
