@@ -87,31 +87,48 @@ def _import_row(row: SourceRow, tenant: str, on_conflict: str) -> Outcome:
         return row_outcome(row, Status.FAILED, f"database error: {describe(exc)}")
 
 
-def _import_one(row: SourceRow, tenant: str, on_conflict: str) -> Outcome:
+def _refusal(row: SourceRow) -> Outcome | None:
+    """Why a source row cannot be imported at all (a failed or skipped outcome), or None."""
     problem = _validate(row)
     if problem:
         return row_outcome(row, Status.FAILED, problem)
     if not any(row.values.get(name) for name in TOKEN_FIELDS):
         return row_outcome(row, Status.SKIPPED, "no refresh, access or grant token")
-    existing = _existing(row, tenant)
+    return None
+
+
+def _target(
+    row: SourceRow, existing: ZohoToken | None, taken: Callable[[str], bool]
+) -> tuple[str, Status, list[str]]:
+    """The id a source row is stored under, its status and notes: the stored row of its user
+    keeps our id; otherwise the source's id, unless it is missing, too long or ``taken``."""
     source_id = row.source_id.strip()
     notes = []
     if existing is not None:
-        if on_conflict == "skip":
-            return row_outcome(row, Status.SKIPPED, "already stored", existing.pk)
-        token_id, status = existing.pk, Status.REPLACED
         if source_id and source_id != existing.pk:
             notes.append(f"kept our id {existing.pk} (source id {source_id})")
-    else:
-        status = Status.IMPORTED
-        token_id = source_id
-        if not source_id:
-            token_id = generate_id()
-            notes.append(f"no source id, new id {token_id}")
-        elif len(source_id) > 64 or ZohoToken.objects.filter(pk=source_id).exists():
-            token_id = generate_id()
-            why = "too long" if len(source_id) > 64 else "taken by another token"
-            notes.append(f"source id {source_id[:64]} {why}, new id {token_id}")
+        return existing.pk, Status.REPLACED, notes
+    token_id = source_id
+    if not source_id:
+        token_id = generate_id()
+        notes.append(f"no source id, new id {token_id}")
+    elif len(source_id) > 64 or taken(source_id):
+        token_id = generate_id()
+        why = "too long" if len(source_id) > 64 else "taken by another token"
+        notes.append(f"source id {source_id[:64]} {why}, new id {token_id}")
+    return token_id, Status.IMPORTED, notes
+
+
+def _import_one(row: SourceRow, tenant: str, on_conflict: str) -> Outcome:
+    refused = _refusal(row)
+    if refused is not None:
+        return refused
+    existing = _existing(row, tenant)
+    if existing is not None and on_conflict == "skip":
+        return row_outcome(row, Status.SKIPPED, "already stored", existing.pk)
+    token_id, status, notes = _target(
+        row, existing, lambda pk: ZohoToken.objects.filter(pk=pk).exists()
+    )
     try:
         rows.save(_oauth_token(row.values, token_id), tenant)
     except TokenStoreError as exc:
@@ -251,32 +268,17 @@ class _Batch:
         return self.by_token.get((first[0], crypto.checksum(first[1]))) if first else None
 
     def _one(self, row: SourceRow) -> Outcome:
-        problem = _validate(row)
-        if problem:
-            return row_outcome(row, Status.FAILED, problem)
-        if not any(row.values.get(name) for name in TOKEN_FIELDS):
-            return row_outcome(row, Status.SKIPPED, "no refresh, access or grant token")
+        refused = _refusal(row)
+        if refused is not None:
+            return refused
         existing = self._existing(row)
-        source_id = row.source_id.strip()
         if existing is not None and self.on_conflict == "skip":
             return row_outcome(row, Status.SKIPPED, "already stored", existing.pk)
-        notes = []
-        if existing is not None:
-            if any(existing is r for r in self.new) or any(existing is r for r in self.changed):
-                self._flush()  # a duplicate in the file replaces what this batch wrote
-            token_id, status = existing.pk, Status.REPLACED
-            if source_id and source_id != existing.pk:
-                notes.append(f"kept our id {existing.pk} (source id {source_id})")
-        else:
-            status = Status.IMPORTED
-            token_id = source_id
-            if not source_id:
-                token_id = generate_id()
-                notes.append(f"no source id, new id {token_id}")
-            elif len(source_id) > 64 or source_id in self.taken:
-                token_id = generate_id()
-                why = "too long" if len(source_id) > 64 else "taken by another token"
-                notes.append(f"source id {source_id[:64]} {why}, new id {token_id}")
+        if existing is not None and (
+            any(existing is r for r in self.new) or any(existing is r for r in self.changed)
+        ):
+            self._flush()  # a duplicate in the file replaces what this batch wrote
+        token_id, status, notes = _target(row, existing, self.taken.__contains__)
         token = _oauth_token(row.values, token_id)
         try:
             self._put(token, existing, token_id)
