@@ -49,6 +49,16 @@ BACKEND_INDEPENDENT = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Background jobs a test started (revoking a replaced token, a webhook) finish before its
+    fixtures are torn down: otherwise one writes while the database is flushed (a deadlock
+    with PostgreSQL's TRUNCATE, seen in CI) or calls a fake Zoho that has stopped."""
+    from zoho_tokens import background
+
+    background.join()
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__.rpartition(".")[
