@@ -197,7 +197,8 @@ def test_demo_kills_a_connection_notifies_reports_and_reconnects(demo, browser):
         "ann@example.com:700000001"
     )
     browser.find_element(By.ID, "revoke-user").click()
-    assert "revoked 1 refresh token(s)" in browser.page_source
+    # find_element waits (implicitly) for the page the click loads; page_source would not.
+    browser.find_element(By.XPATH, "//*[contains(text(), 'revoked 1 refresh token(s)')]")
     browser.find_element(By.ID, "refresh-now").click()
     error = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.error").text
     assert "invalid" in error
