@@ -9,7 +9,7 @@ refresh lease; every write runs on ``token_db()`` in one short transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -379,7 +379,7 @@ def put(
     expiry_time: int | None,
     accounts_server: str | None,
     created: bool,
-    replaced: list[ZohoToken] = (),  # type: ignore[assignment]
+    replaced: Sequence[ZohoToken] = (),
 ) -> bool:
     """Put the token's values on the row (unsaved): a row that was failing or invalid and
     gets a new token recovers. Returns whether this is a refresh (same refresh token, new

@@ -223,6 +223,14 @@ def schema_name(using: str | None = None) -> str | None:
     return str(getattr(conn, "schema_name", None) or _public_schema())
 
 
+def tenant_schemas() -> list[str]:
+    """The schema of every tenant of django-tenants' tenant model, by name."""
+    from django_tenants.utils import get_tenant_model
+
+    tenants = get_tenant_model().objects.order_by("schema_name")
+    return list(tenants.values_list("schema_name", flat=True))
+
+
 @dataclass
 class SchemaResult:
     """What ``for_each_schema`` got in one schema: the function's result, or its error."""
@@ -254,12 +262,10 @@ def for_each_schema(func: Callable[[], Any], *, include_public: bool = False) ->
         )
         failed = [r.schema for r in results if r.error or not r.result.ok]
     """
-    from django_tenants.utils import get_tenant_model, schema_context
+    from django_tenants.utils import schema_context
 
     public = _public_schema()
-    schemas = list(
-        get_tenant_model().objects.order_by("schema_name").values_list("schema_name", flat=True)
-    )
+    schemas = tenant_schemas()
     if include_public and public not in schemas:
         schemas.insert(0, public)
     results: list[SchemaResult] = []

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from zoho_tokens.tenancy import schema_name
+from zoho_tokens.tenancy import schema_name, tenant_schemas
 
 
 def schemas() -> list[str]:
@@ -25,10 +25,7 @@ def schemas() -> list[str]:
         raise CommandError(
             "--all-schemas needs django-tenants (ENGINE 'django_tenants.postgresql_backend')"
         )
-    from django_tenants.utils import get_tenant_model
-
-    tenants = get_tenant_model().objects.order_by("schema_name")
-    return list(tenants.values_list("schema_name", flat=True))
+    return tenant_schemas()
 
 
 def run_in_every_schema(command: Any, subcommand: str, run: Callable[[], int]) -> int:
