@@ -60,7 +60,9 @@ def test_backoff_grows_and_a_success_clears_it(fake_zoho, in_window):
         stored = ZohoToken.objects.get(pk=row.pk)
         assert stored.refresh_failures == expected
         assert stored.refresh_backoff_until - now_ms() >= 0.8 * 5_000 * 2 ** (expected - 1) - 200
-        ZohoToken.objects.filter(pk=row.pk).update(refresh_backoff_until=now_ms() - 1)
+        # Ended well in the past: the refresher reads the database's clock, which may lag
+        # this process's by a few milliseconds (1 ms ago was not always over; seen on MariaDB).
+        ZohoToken.objects.filter(pk=row.pk).update(refresh_backoff_until=now_ms() - 5_000)
     assert fake_zoho.counters["requests"] == 3
     fake_zoho.fail_mode = None
     fresh = find(row)
@@ -181,7 +183,8 @@ def test_a_failure_backoff_ends_when_the_token_stops_being_usable(fake_zoho, in_
     assert stored.refresh_backoff_until == row.expiry_time - 5_000  # not 5 s (± 20 %) from now
     fake_zoho.fail_mode = None
     ZohoToken.objects.filter(pk=row.pk).update(expiry_time=now_ms() + 4_000)
-    ZohoToken.objects.filter(pk=row.pk).update(refresh_backoff_until=now_ms() - 1)
+    # Well past: the refresher reads the database's clock, which may lag this one.
+    ZohoToken.objects.filter(pk=row.pk).update(refresh_backoff_until=now_ms() - 5_000)
     assert find(row).get_access_token() != row.access_token  # asked again, and got one
     # Past that moment the backoff grows as before (the token is no longer usable anyway).
     row = in_window(expires_in_ms=2_000)
